@@ -1,0 +1,1 @@
+"""costreport.api layer."""

@@ -1,0 +1,1 @@
+"""costreport.controller layer."""

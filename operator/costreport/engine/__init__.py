@@ -1,0 +1,1 @@
+"""costreport.engine layer."""

@@ -1,0 +1,1 @@
+"""costreport.model layer."""

@@ -1,0 +1,1 @@
+"""costreport.sources layer."""
