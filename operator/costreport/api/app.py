@@ -1,0 +1,522 @@
+"""The OpenCost-compatible HTTP API (aiohttp).
+
+Every route answers both at its OpenCost path and under `/model` (the UI's prefix). Handlers
+are thin: parse with the engine's parsers, compute through the source service, encode with
+orjson, cache the encoded body. Bad input is a 400 in OpenCost's JSON envelope naming the
+parameter; a failing source is a 503 with a reason and `Retry-After`; nothing else is a 5xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from costreport.api.cache import ResponseCache
+from costreport.api.metrics import ApiMetrics
+from costreport.engine.assets import parse_asset_aggregate
+from costreport.engine.filters import parse_filter
+from costreport.engine.params import WINDOW_REQUIRED, parse_allocation_query
+from costreport.model.allocation import AllocationSetRange, format_time
+from costreport.model.asset import AssetSet
+from costreport.model.cluster import ClusterSource
+from costreport.model.errors import InvalidParameter, SourceUnavailable
+from costreport.model.query import AllocationQuery, AssetQuery
+from costreport.model.window import (
+    Window,
+    parse_accumulate,
+    parse_duration,
+    parse_window,
+)
+from costreport.sources.service import covered_window, query_allocations, query_assets
+
+log = logging.getLogger("costreport.api")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+JSON = "application/json"
+AUTOCOMPLETE_FIELDS = (
+    "cluster",
+    "node",
+    "namespace",
+    "controllerKind",
+    "controllerName",
+    "pod",
+    "container",
+    "label",
+    "label[<key>]",
+    "annotation",
+    "annotation[<key>]",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """Server behaviour that is configuration, not request input."""
+
+    cors: bool = True
+    utc_offset: timedelta = timedelta(0)
+    cache_bytes: int = 256 * 1024 * 1024
+    cache_ttl_seconds: float = 60.0
+
+
+SOURCE_KEY = web.AppKey("source", ClusterSource)
+SETTINGS_KEY = web.AppKey("settings", ApiSettings)
+CACHE_KEY = web.AppKey("cache", ResponseCache)
+METRICS_KEY = web.AppKey("metrics", ApiMetrics)
+STATE_KEY = web.AppKey("state", dict)
+ROWS_KEY = web.RequestKey("rows", int)
+
+
+def json_response(
+    body: bytes, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """An already-encoded JSON body."""
+    return web.Response(body=body, status=status, content_type=JSON, headers=headers)
+
+
+def error_body(code: int, message: str) -> bytes:
+    """OpenCost's error envelope with a meaningful `status`."""
+    return orjson.dumps({"code": code, "status": "error", "data": None, "message": message})
+
+
+def success_body(data: Any, **extra: Any) -> bytes:
+    """OpenCost's success envelope; `extra` keys (e.g. `meta`) travel beside `data`."""
+    return orjson.dumps({"code": 200, "status": "success", "data": data, **extra})
+
+
+def _now() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+def _params(request: web.Request) -> dict[str, str]:
+    """Query parameters, last value winning, like Go's `r.URL.Query().Get` does not — but
+    the UI never repeats a parameter, and a repeated one must not crash anything."""
+    return {k: request.query.getall(k)[-1] for k in request.query}
+
+
+def idle_header(query: AllocationQuery) -> str:
+    """`X-Costreport-Idle` value: the idle mode and whether it was by node."""
+    idle = query.idle_handling()
+    return f"{idle['mode']}; by-node={str(idle['byNode']).lower()}"
+
+
+def sharing_header(query: AllocationQuery) -> str:
+    """`X-Costreport-Shared-Costs` value: `none`, or the rules that applied."""
+    policy = query.sharing_policy()
+    if not policy["applied"]:
+        return "none"
+    parts = []
+    if query.share_namespaces:
+        parts.append("namespaces=" + ",".join(query.share_namespaces))
+    if query.share_labels:
+        parts.append("labels=" + ",".join(f"{k}:{v}" for k, v in query.share_labels))
+    if query.share_cost:
+        parts.append(f"monthly-cost={query.share_cost:g}")
+    parts.append(f"split={query.share_split}")
+    return "; ".join(parts)
+
+
+def _declaration_headers(query: AllocationQuery) -> dict[str, str]:
+    return {
+        "X-Costreport-Idle": idle_header(query),
+        "X-Costreport-Shared-Costs": sharing_header(query),
+    }
+
+
+async def _cached(
+    request: web.Request,
+    key: str,
+    window: Window,
+    compute: Callable[[], Awaitable[tuple[bytes, int]]],
+) -> bytes:
+    """The cached body for `key`, or compute, encode and cache it (final once the window ended)."""
+    cache = request.app[CACHE_KEY]
+    body = cache.get(key)
+    if body is not None:
+        return body
+    body, _rows = await compute()
+    cache.put(key, body, final=window.end_ts <= time.time())
+    return body
+
+
+def _observe(request: web.Request, endpoint: str, started: float, rows: int) -> None:
+    metrics = request.app[METRICS_KEY]
+    elapsed = time.perf_counter() - started
+    metrics.latency.labels(endpoint).observe(elapsed)
+    metrics.rows.labels(endpoint).observe(rows)
+    metrics.stats.observe_latency(elapsed)
+    request[ROWS_KEY] = rows
+
+
+async def handle_allocation(request: web.Request) -> web.Response:
+    """`/allocation` and `/allocation/compute`."""
+    started = time.perf_counter()
+    query = parse_allocation_query(
+        _params(request), now=_now(), utc_offset=request.app[SETTINGS_KEY].utc_offset
+    )
+    row_count = 0
+
+    async def compute() -> tuple[bytes, int]:
+        nonlocal row_count
+        result = await query_allocations(request.app[SOURCE_KEY], query)
+        request.app[METRICS_KEY].stats.observe_result(result)
+        row_count = sum(len(s) for s in result.sets)
+        meta = {**result.meta, "window": query.window.to_json()}
+        return await asyncio.to_thread(success_body, result.to_json(), meta=meta), row_count
+
+    key = "allocation:" + query.model_dump_json()
+    body = await _cached(request, key, covered_window(query.window, query.step), compute)
+    _observe(request, "allocation", started, row_count)
+    return json_response(body, headers=_declaration_headers(query))
+
+
+SUMMARY_FIELDS = (
+    "cpuCoreRequestAverage",
+    "cpuCoreUsageAverage",
+    "cpuCost",
+    "cpuCostIdle",
+    "gpuRequestAverage",
+    "gpuUsageAverage",
+    "gpuCost",
+    "gpuCostIdle",
+    "networkCost",
+    "loadBalancerCost",
+    "pvCost",
+    "ramByteRequestAverage",
+    "ramByteUsageAverage",
+    "ramCost",
+    "ramCostIdle",
+    "sharedCost",
+    "externalCost",
+)
+
+
+def summary_data(result: AllocationSetRange, query: AllocationQuery) -> dict[str, Any]:
+    """OpenCost's `/allocation/summary` shape (reference §1.10): raw floats, nanosecond step."""
+    sets = []
+    for s in result.sets:
+        allocations = {}
+        columns = {f: s.columns[f].tolist() for f in (*SUMMARY_FIELDS, "totalEfficiency")}
+        for i, name in enumerate(s.names):
+            row: dict[str, Any] = {
+                "name": name,
+                "start": format_time(float(s.start[i])),
+                "end": format_time(float(s.end[i])),
+            }
+            row.update({f: columns[f][i] for f in SUMMARY_FIELDS})
+            row["efficiency"] = columns["totalEfficiency"][i]
+            allocations[name] = row
+        sets.append({"allocations": allocations, "window": s.window.to_json()})
+    step = query.step or query.window.duration
+    return {
+        "step": int(step.total_seconds() * 1e9),
+        "sets": sets,
+        "window": query.window.to_json(),
+    }
+
+
+async def handle_summary(request: web.Request) -> web.Response:
+    """`/allocation/summary` and `/allocation/compute/summary` (no idle, no sharing)."""
+    started = time.perf_counter()
+    params = {
+        k: v
+        for k, v in _params(request).items()
+        if k in ("window", "step", "resolution", "aggregate", "accumulate", "filter")
+    }
+    query = parse_allocation_query(
+        params, now=_now(), utc_offset=request.app[SETTINGS_KEY].utc_offset
+    )
+    row_count = 0
+
+    async def compute() -> tuple[bytes, int]:
+        nonlocal row_count
+        result = await query_allocations(request.app[SOURCE_KEY], query)
+        row_count = sum(len(s) for s in result.sets)
+        return success_body(summary_data(result, query), meta=result.meta), row_count
+
+    key = "summary:" + query.model_dump_json()
+    body = await _cached(request, key, covered_window(query.window, query.step), compute)
+    _observe(request, "summary", started, row_count)
+    return json_response(body, headers=_declaration_headers(query))
+
+
+def _window_param(params: Mapping[str, str], request: web.Request) -> Window:
+    text = params.get("window")
+    if text is None or not text.strip():
+        raise InvalidParameter("window", text or "", WINDOW_REQUIRED)
+    return parse_window(text.strip(), now=_now(), utc_offset=request.app[SETTINGS_KEY].utc_offset)
+
+
+def _limit(text: str | None) -> int:
+    if text is None or text == "":
+        return 100
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidParameter("limit", text, "a non-negative integer (0 = no limit)")
+    return value
+
+
+async def handle_autocomplete(request: web.Request) -> web.Response:
+    """`/allocation/autocomplete`: distinct values of a field in the window (UI filter boxes)."""
+    params = _params(request)
+    window = _window_param(params, request)
+    field = params.get("field", "")
+    label_key = None
+    for prefix in ("label", "annotation"):
+        if field.startswith(prefix + "[") and field.endswith("]") and len(field) > len(prefix) + 2:
+            label_key = (prefix, field[len(prefix) + 1 : -1])
+    if label_key is None and field not in (*AUTOCOMPLETE_FIELDS[:9], "annotation"):
+        raise InvalidParameter("field", field, ", ".join(AUTOCOMPLETE_FIELDS))
+    search = params.get("search", "").lower()
+    limit = _limit(params.get("limit"))
+    data = await request.app[SOURCE_KEY].cluster_data(window, resolution_seconds=300)
+    values = _autocomplete_values(data, window, field, label_key)
+    matches = sorted(v for v in values if v and search in v.lower())
+    if limit:
+        matches = matches[:limit]
+    return json_response(orjson.dumps({"code": 200, "data": matches}))
+
+
+def _autocomplete_values(
+    data: Any, window: Window, field: str, label_key: tuple[str, str] | None
+) -> set[str]:
+    import numpy as np
+
+    from costreport.engine.aggregate import sanitize_key
+
+    u = data.usage
+    running = np.flatnonzero((u.start < window.end_ts) & (u.end > window.start_ts))
+    containers = {int(c) for c in np.unique(u.container[running]).tolist()}
+    values: set[str] = set()
+    for c in containers:
+        container = data.containers[c]
+        pod = data.pods[container.pod]
+        if label_key is not None:
+            source = pod.labels if label_key[0] == "label" else pod.annotations
+            value = source.get(sanitize_key(label_key[1]))
+            if value:
+                values.add(value)
+            continue
+        match field:
+            case "cluster":
+                values.add(pod.cluster)
+            case "node":
+                values.add(pod.node)
+            case "namespace":
+                values.add(pod.namespace)
+            case "controllerKind":
+                values.add(pod.controller_kind)
+            case "controllerName":
+                values.add(pod.controller_name)
+            case "pod":
+                values.add(pod.name)
+            case "container":
+                values.add(container.name)
+            case "label":
+                values.update(pod.labels)
+            case "annotation":
+                values.update(pod.annotations)
+    return values
+
+
+async def handle_assets(request: web.Request) -> web.Response:
+    """`/assets`: one object of assets, or a list of them when several sets remain."""
+    started = time.perf_counter()
+    params = _params(request)
+    window = _window_param(params, request)
+    filter_text = params.get("filter") or ""
+    parse_filter(filter_text, kind="asset")
+    step = parse_duration(params["step"], parameter="step") if params.get("step") else None
+    query = AssetQuery(
+        window=window,
+        step=step,
+        accumulate=parse_accumulate(params.get("accumulate") or "true"),
+        aggregate=parse_asset_aggregate(params.get("aggregate")),
+        filter=filter_text,
+    )
+    row_count = 0
+
+    async def compute() -> tuple[bytes, int]:
+        nonlocal row_count
+        sets: list[AssetSet] = await query_assets(request.app[SOURCE_KEY], query)
+        row_count = sum(len(s.assets) for s in sets)
+        data: Any = sets[0].to_json() if len(sets) == 1 else [s.to_json() for s in sets]
+        return success_body(data), row_count
+
+    key = "assets:" + query.model_dump_json()
+    body = await _cached(request, key, covered_window(window, step), compute)
+    _observe(request, "assets", started, row_count)
+    return json_response(body)
+
+
+async def handle_metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition of the API's metrics and OpenCost's cost metrics."""
+    metrics = request.app[METRICS_KEY]
+    now = _now()
+    recent = Window(now - timedelta(hours=1), now)
+    try:
+        metrics.costs.snapshot = await request.app[SOURCE_KEY].cluster_data(
+            recent, resolution_seconds=60
+        )
+    except SourceUnavailable as error:
+        log.warning(
+            "cost metrics stale: source unavailable", extra={"context": {"reason": error.reason}}
+        )
+    body = generate_latest(metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def handle_healthz(request: web.Request) -> web.Response:
+    """Liveness: the process serves requests."""
+    return web.Response(text="ok")
+
+
+async def handle_readyz(request: web.Request) -> web.Response:
+    """Readiness: the source has answered at least once."""
+    state = request.app[STATE_KEY]
+    if state.get("ready"):
+        return web.Response(text="ready")
+    reason = state.get("reason", "waiting for the source's first answer")
+    return json_response(error_body(503, f"not ready: {reason}"), status=503)
+
+
+async def handle_openapi(request: web.Request) -> web.Response:
+    """costreport's OpenAPI 3 document (a superset of OpenCost's swagger)."""
+    body = resources.files("costreport.api").joinpath("openapi.json").read_bytes()
+    return json_response(body)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map bad input to 400 and source failures to 503, in OpenCost's JSON envelope."""
+    try:
+        return await handler(request)
+    except InvalidParameter as error:
+        return json_response(error_body(400, error.message), status=400)
+    except SourceUnavailable as error:
+        return json_response(
+            error_body(503, f"source unavailable: {error.reason}"),
+            status=503,
+            headers={"Retry-After": str(error.retry_after_seconds)},
+        )
+    except web.HTTPException as error:
+        if error.status >= 400:
+            return json_response(error_body(error.status, error.reason), status=error.status)
+        raise
+    except Exception:
+        log.exception("internal error", extra={"context": {"path": request.path}})
+        return json_response(error_body(500, "internal error; see the server log"), status=500)
+
+
+@web.middleware
+async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One structured log line per request, with its id, status, duration and rows."""
+    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+    started = time.perf_counter()
+    response = await handler(request)
+    response.headers["X-Request-Id"] = request_id
+    if request.path not in ("/healthz", "/readyz"):
+        log.info(
+            "request",
+            extra={
+                "context": {
+                    "request_id": request_id,
+                    "method": request.method,
+                    "path": request.path,
+                    "query": request.query_string,
+                    "status": response.status,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                    "rows": request.get(ROWS_KEY),
+                }
+            },
+        )
+    return response
+
+
+def cors_middleware_factory(enabled: bool) -> Any:
+    """Allow every origin (OpenCost's default) unless disabled."""
+
+    @web.middleware
+    async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not enabled:
+            return await handler(request)
+        if request.method == "OPTIONS":
+            response: web.StreamResponse = web.Response(status=204)
+        else:
+            response = await handler(request)
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Allow-Methods"] = "GET, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        return response
+
+    return cors
+
+
+ROUTES: tuple[tuple[str, Handler], ...] = (
+    ("/allocation", handle_allocation),
+    ("/allocation/compute", handle_allocation),
+    ("/allocation/summary", handle_summary),
+    ("/allocation/compute/summary", handle_summary),
+    ("/allocation/autocomplete", handle_autocomplete),
+    ("/assets", handle_assets),
+)
+
+
+async def _wait_ready(app: web.Application) -> None:
+    state = app[STATE_KEY]
+    delay = 1.0
+    while True:
+        try:
+            await app[SOURCE_KEY].check()
+        except SourceUnavailable as error:
+            state["reason"] = error.reason
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            continue
+        state["ready"] = True
+        return
+
+
+async def _start_readiness(app: web.Application) -> Any:
+    task = asyncio.create_task(_wait_ready(app))
+    yield
+    task.cancel()
+
+
+def create_app(source: ClusterSource, settings: ApiSettings | None = None) -> web.Application:
+    """The API application over a source."""
+    settings = settings or ApiSettings()
+    app = web.Application(
+        middlewares=[
+            cors_middleware_factory(settings.cors),
+            access_log_middleware,
+            errors_middleware,
+        ]
+    )
+    app[SOURCE_KEY] = source
+    app[SETTINGS_KEY] = settings
+    app[CACHE_KEY] = ResponseCache(settings.cache_bytes, settings.cache_ttl_seconds)
+    app[METRICS_KEY] = ApiMetrics()
+    app[STATE_KEY] = {}
+    for path, handler in ROUTES:
+        app.router.add_get(path, handler)
+        app.router.add_get("/model" + path, handler)
+    app.router.add_get("/metrics", handle_metrics)
+    app.router.add_get("/healthz", handle_healthz)
+    app.router.add_get("/readyz", handle_readyz)
+    app.router.add_get("/openapi.json", handle_openapi)
+    app.cleanup_ctx.append(_start_readiness)
+    return app

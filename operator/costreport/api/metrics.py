@@ -1,0 +1,182 @@
+"""`/metrics`: the API's own health figures and OpenCost's cost metrics for Grafana.
+
+Each application has its own registry (no process-global state, so tests and several servers
+in one process do not collide). Cost gauges are produced at scrape time from the latest cluster
+snapshot the handler fetched, with OpenCost's metric names and label sets (reference §6.1).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from costreport.model.allocation import AllocationSetRange
+from costreport.model.cluster import GIB, ClusterData
+
+LATENCY_WINDOW_SECONDS = 300.0
+
+
+class QueryStats(Collector):
+    """Sliding-window p95 latency and the cost shares of the latest computed window."""
+
+    def __init__(self) -> None:
+        self.latencies: deque[tuple[float, float]] = deque(maxlen=10_000)
+        self.idle_share = 0.0
+        self.shared_share = 0.0
+        self.cluster_totals: dict[str, float] = {}
+
+    def observe_latency(self, seconds: float) -> None:
+        """Record one query's latency."""
+        self.latencies.append((time.monotonic(), seconds))
+
+    def p95_ms(self) -> float:
+        """95th percentile latency over the last five minutes, in milliseconds."""
+        cutoff = time.monotonic() - LATENCY_WINDOW_SECONDS
+        recent = sorted(s for t, s in self.latencies if t >= cutoff)
+        if not recent:
+            return 0.0
+        return recent[min(len(recent) - 1, int(0.95 * len(recent)))] * 1000.0
+
+    def observe_result(self, result: AllocationSetRange) -> None:
+        """Remember idle and shared shares and per-cluster totals of the latest result."""
+        total = idle = shared = 0.0
+        clusters: dict[str, float] = {}
+        for s in result.sets:
+            cost = s.columns["totalCost"]
+            total += float(cost.sum())
+            shared += float(s.columns["sharedCost"].sum())
+            for i, name in enumerate(s.names):
+                if name == "__idle__":
+                    idle += float(cost[i])
+                cluster = str(s.properties[i].get("cluster", ""))
+                clusters[cluster] = clusters.get(cluster, 0.0) + float(cost[i])
+        self.idle_share = idle / total if total else 0.0
+        self.shared_share = shared / total if total else 0.0
+        if "" not in clusters or len(clusters) == 1:
+            self.cluster_totals = clusters
+
+    def collect(self) -> Iterator[Metric]:
+        """Gauges computed at scrape time."""
+        yield GaugeMetricFamily(
+            "allocation_query_latency_p95_ms",
+            "95th percentile allocation query latency over the last 5 minutes (ms)",
+            value=self.p95_ms(),
+        )
+        yield GaugeMetricFamily(
+            "idle_cost_share",
+            "Idle share of total cost in the latest computed window",
+            value=self.idle_share,
+        )
+        yield GaugeMetricFamily(
+            "shared_cost_share",
+            "Shared share of total cost in the latest computed window",
+            value=self.shared_share,
+        )
+        totals = GaugeMetricFamily(
+            "cluster_cost_total", "Total cost of the latest computed window", labels=["cluster"]
+        )
+        for cluster, value in sorted(self.cluster_totals.items()):
+            totals.add_metric([cluster], value)
+        yield totals
+
+
+NODE_LABELS = ["instance", "node", "instance_type", "region", "provider_id", "arch"]
+
+
+class CostMetrics(Collector):
+    """OpenCost's exporter metrics from the latest cluster snapshot (reference §6.1)."""
+
+    def __init__(self) -> None:
+        self.snapshot: ClusterData | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        """One gauge family per OpenCost cost metric."""
+        data = self.snapshot
+        families = {
+            name: GaugeMetricFamily(name, help_text, labels=NODE_LABELS)
+            for name, help_text in (
+                ("node_cpu_hourly_cost", "Hourly cost per vCPU on this node"),
+                ("node_ram_hourly_cost", "Hourly cost per GiB of memory on this node"),
+                ("node_gpu_hourly_cost", "Hourly cost per GPU on this node"),
+                ("node_gpu_count", "Number of GPUs on this node"),
+                ("node_total_hourly_cost", "Total node cost per hour"),
+                ("kubecost_node_is_spot", "Whether the node is spot/preemptible"),
+            )
+        }
+        pv = GaugeMetricFamily(
+            "pv_hourly_cost",
+            "Cost per GiB-hour of a persistent volume",
+            labels=["volumename", "persistentvolume", "provider_id"],
+        )
+        lb = GaugeMetricFamily(
+            "kubecost_load_balancer_cost",
+            "Hourly cost of a load balancer",
+            labels=["ingress_ip", "namespace", "service_name"],
+        )
+        mgmt = GaugeMetricFamily(
+            "kubecost_cluster_management_cost",
+            "Hourly cluster management fee",
+            labels=["provisioner_name"],
+        )
+        if data is not None:
+            for n in data.nodes:
+                labels = [
+                    n.name,
+                    n.name,
+                    n.instance_type,
+                    n.labels.get("topology_kubernetes_io_region", ""),
+                    n.provider_id,
+                    n.labels.get("kubernetes_io_arch", "amd64"),
+                ]
+                keep = 1.0 - n.discount
+                cpu, ram = n.cpu_price * keep, n.ram_price * keep
+                total = cpu * n.cpu_cores + ram * n.ram_bytes / GIB + n.gpu_price * n.gpu_count
+                for name, value in (
+                    ("node_cpu_hourly_cost", cpu),
+                    ("node_ram_hourly_cost", ram),
+                    ("node_gpu_hourly_cost", n.gpu_price),
+                    ("node_gpu_count", n.gpu_count),
+                    ("node_total_hourly_cost", total),
+                    ("kubecost_node_is_spot", 1.0 if n.spot else 0.0),
+                ):
+                    families[name].add_metric(labels, value)
+            for v in data.volumes:
+                pv.add_metric([v.name, v.name, v.provider_id], v.price_gib_hour)
+            for b in data.load_balancers:
+                lb.add_metric([b.ip, b.namespace, b.service], b.price_hour)
+            for cluster, hourly in sorted(data.cluster_management_hourly.items()):
+                mgmt.add_metric([cluster], hourly)
+        yield from families.values()
+        yield pv
+        yield lb
+        yield mgmt
+
+
+class ApiMetrics:
+    """Everything `/metrics` exposes, in one registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.latency = Histogram(
+            "allocation_query_latency_seconds",
+            "Latency of allocation and asset queries",
+            ["endpoint"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.rows = Histogram(
+            "allocation_rows_returned",
+            "Rows returned per allocation query",
+            ["endpoint"],
+            buckets=(0, 1, 10, 50, 100, 500, 1000, 5000, 10000, 50000),
+            registry=self.registry,
+        )
+        self.stats = QueryStats()
+        self.costs = CostMetrics()
+        self.registry.register(self.stats)
+        self.registry.register(self.costs)

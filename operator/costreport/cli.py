@@ -1,0 +1,281 @@
+"""The `costreport` command: query allocations and assets, serve the API, run the operator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import orjson
+
+from costreport.engine.assets import parse_asset_aggregate
+from costreport.engine.filters import parse_filter
+from costreport.engine.params import parse_allocation_query
+from costreport.model.allocation import NUMERIC_FIELDS, AllocationSetRange
+from costreport.model.asset import AssetSet
+from costreport.model.cluster import ClusterSource
+from costreport.model.errors import InvalidParameter, SourceUnavailable
+from costreport.model.pricing import load_pricing
+from costreport.model.query import AssetQuery
+from costreport.model.window import parse_accumulate, parse_duration, parse_window
+from costreport.sources.sample import SampleSource
+from costreport.sources.service import query_allocations, query_assets
+
+TABLE_COLUMNS = (
+    ("CPU", "cpuCost"),
+    ("RAM", "ramCost"),
+    ("GPU", "gpuCost"),
+    ("PV", "pvCost"),
+    ("NETWORK", "networkCost"),
+    ("LB", "loadBalancerCost"),
+    ("SHARED", "sharedCost"),
+    ("TOTAL", "totalCost"),
+)
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options that choose and configure the cluster-data source (shared by every command)."""
+    group = parser.add_argument_group("source")
+    group.add_argument("--source", choices=["sample"], default="sample")
+    group.add_argument("--cluster", default="sample-cluster", help="cluster id of the sample")
+    group.add_argument("--scale", type=float, default=1.0, help="sample pod-count multiplier")
+    group.add_argument("--seed", type=int, default=42, help="sample random seed")
+    group.add_argument("--pricing", help="pricing config in OpenCost's default.json format")
+
+
+def build_source(args: argparse.Namespace) -> ClusterSource:
+    """The source the command-line options describe."""
+    pricing = load_pricing(args.pricing)
+    return SampleSource(cluster=args.cluster, scale=args.scale, seed=args.seed, pricing=pricing)
+
+
+def _query_params(args: argparse.Namespace) -> dict[str, str]:
+    params = {
+        "window": args.window,
+        "aggregate": args.aggregate,
+        "step": args.step or "",
+        "resolution": args.resolution or "",
+        "accumulate": args.accumulate or "",
+        "includeIdle": str(args.include_idle).lower(),
+        "shareIdle": str(args.share_idle).lower(),
+        "idleByNode": str(args.idle_by_node).lower(),
+        "shareNamespaces": args.share_namespaces or "",
+        "shareLabels": args.share_labels or "",
+        "shareCost": args.share_cost or "",
+        "shareSplit": args.share_split or "",
+        "includeSharedCostBreakdown": str(args.shared_breakdown).lower(),
+        "filter": args.filter or "",
+    }
+    return {k: v for k, v in params.items() if v != ""}
+
+
+def render_table(result: AllocationSetRange) -> str:
+    """Rows sorted by total cost with a totals line, one block per set (like `kubectl cost`)."""
+    out: list[str] = []
+    currency = str(result.meta.get("currency", "USD"))
+    for s in result.sets:
+        window = s.window.to_json()
+        out.append(f"window {window['start']} → {window['end']} ({currency})")
+        order = sorted(range(len(s)), key=lambda i: (-s.columns["totalCost"][i], s.names[i]))
+        names = [s.names[i] or "(all)" for i in order]
+        width = max([len(n) for n in names] + [len("NAME"), len("TOTAL")])
+        header = "NAME".ljust(width) + "".join(f"{h:>12}" for h, _ in TABLE_COLUMNS) + "  EFF"
+        out.append(header)
+        for name, i in zip(names, order, strict=True):
+            cells = "".join(f"{s.columns[f][i]:>12.2f}" for _, f in TABLE_COLUMNS)
+            eff = s.columns["totalEfficiency"][i]
+            out.append(f"{name.ljust(width)}{cells}  {eff:>4.0%}")
+        totals = "".join(f"{s.total(f):>12.2f}" for _, f in TABLE_COLUMNS)
+        out.append("-" * len(header))
+        out.append("TOTAL".ljust(width) + totals)
+        out.append("")
+    idle = result.meta.get("idle", {})
+    sharing = result.meta.get("sharing", {})
+    out.append(f"idle: {idle}; sharing: {sharing}")
+    return "\n".join(out)
+
+
+def render_csv(result: AllocationSetRange) -> str:
+    """One CSV line per (set, row) with every numeric field."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["windowStart", "windowEnd", "name", *NUMERIC_FIELDS])
+    for s in result.sets:
+        window = s.window.to_json()
+        for name, row in s.to_json().items():
+            writer.writerow(
+                [window["start"], window["end"], name, *(row[f] for f in NUMERIC_FIELDS)]
+            )
+    return buffer.getvalue()
+
+
+def render_assets_table(sets: Sequence[AssetSet]) -> str:
+    """Assets sorted by total cost per set, with a totals line."""
+    out = []
+    for s in sets:
+        window = s.window.to_json()
+        out.append(f"window {window['start']} → {window['end']}")
+        items = sorted(s.assets.items(), key=lambda kv: (-kv[1].total_cost, kv[0]))
+        width = max([len(k) for k, _ in items] + [4])
+        out.append("ASSET".ljust(width) + f"{'TYPE':>20}{'HOURS':>10}{'TOTAL':>12}")
+        for key, asset in items:
+            out.append(
+                f"{key.ljust(width)}{asset.type:>20}{asset.minutes / 60:>10.1f}"
+                f"{asset.total_cost:>12.2f}"
+            )
+        out.append("TOTAL".ljust(width) + f"{'':>30}{s.total_cost():>12.2f}")
+        out.append("")
+    return "\n".join(out)
+
+
+def _now() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+async def run_query(args: argparse.Namespace) -> str:
+    """The `query` command's output."""
+    query = parse_allocation_query(_query_params(args), now=_now())
+    result = await query_allocations(build_source(args), query)
+    if args.format == "json":
+        body = {"code": 200, "status": "success", "data": result.to_json(), "meta": result.meta}
+        return orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
+    if args.format == "csv":
+        return render_csv(result)
+    return render_table(result)
+
+
+async def run_assets(args: argparse.Namespace) -> str:
+    """The `assets` command's output."""
+    parse_filter(args.filter or "", kind="asset")
+    query = AssetQuery(
+        window=parse_window(args.window, now=_now()),
+        step=parse_duration(args.step, parameter="step") if args.step else None,
+        accumulate=parse_accumulate(args.accumulate or "true"),
+        aggregate=parse_asset_aggregate(args.aggregate),
+        filter=args.filter or "",
+    )
+    sets = await query_assets(build_source(args), query)
+    if args.format == "json":
+        data: object = sets[0].to_json() if len(sets) == 1 else [s.to_json() for s in sets]
+        body = {"code": 200, "status": "success", "data": data}
+        return orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
+    return render_assets_table(sets)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="costreport", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    query = commands.add_parser("query", help="compute cost allocations")
+    query.add_argument("--window", required=True, help="e.g. 7d, yesterday, lastweek")
+    query.add_argument("--aggregate", default="namespace", help="e.g. namespace,label:team")
+    query.add_argument("--step", help="set length, e.g. 1d")
+    query.add_argument("--accumulate", help="true|false|hour|day|week|month|all")
+    query.add_argument("--resolution", help="source query resolution, e.g. 1m")
+    query.add_argument("--include-idle", action="store_true")
+    query.add_argument("--share-idle", action="store_true")
+    query.add_argument("--idle-by-node", action="store_true")
+    query.add_argument("--share-namespaces", help="e.g. kube-system,monitoring")
+    query.add_argument("--share-labels", help="e.g. team:platform")
+    query.add_argument("--share-cost", help="fixed monthly shared cost")
+    query.add_argument("--share-split", help="weighted|even")
+    query.add_argument("--shared-breakdown", action="store_true")
+    query.add_argument("--filter", help='v2 filter, e.g. namespace:"kube-system"')
+    query.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    add_source_arguments(query)
+
+    assets = commands.add_parser("assets", help="compute asset costs")
+    assets.add_argument("--window", required=True)
+    assets.add_argument("--aggregate", help="e.g. type, cluster")
+    assets.add_argument("--step")
+    assets.add_argument("--accumulate")
+    assets.add_argument("--filter")
+    assets.add_argument("--format", choices=["table", "json"], default="table")
+    add_source_arguments(assets)
+
+    demo = commands.add_parser(
+        "demo", help="print last week's costs of the sample cluster, then serve the API"
+    )
+    demo.add_argument("--port", type=int, default=9003)
+    demo.add_argument("--no-serve", action="store_true", help="print the report and exit")
+    add_source_arguments(demo)
+
+    serve = commands.add_parser("serve", help="serve the OpenCost-compatible API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=9003)
+    serve.add_argument("--no-cors", action="store_true", help="do not allow every origin")
+    serve.add_argument("--cache-mb", type=int, default=256, help="response cache bound")
+    serve.add_argument("--log-format", choices=["auto", "json", "text"], default="auto")
+    add_source_arguments(serve)
+    return parser
+
+
+CURL_EXAMPLES = (
+    "curl -s 'http://{host}:{port}/allocation/compute?window=7d&aggregate=namespace"
+    "&includeIdle=true&accumulate=true'",
+    "curl -s 'http://{host}:{port}/model/allocation/compute?window=7d&aggregate=controller"
+    "&step=1d&filter=namespace%3A%22team-a%22'",
+    "curl -s 'http://{host}:{port}/assets?window=7d&aggregate=type'",
+)
+
+
+def serve(args: argparse.Namespace, banner: str = "") -> None:
+    """Run the API until SIGINT/SIGTERM (aiohttp shuts down gracefully on both)."""
+    from aiohttp import web
+
+    from costreport.api.app import ApiSettings, create_app
+    from costreport.logs import configure_logging
+
+    configure_logging(getattr(args, "log_format", "auto"))
+    settings = ApiSettings(
+        cors=not getattr(args, "no_cors", False),
+        cache_bytes=getattr(args, "cache_mb", 256) * 1024 * 1024,
+    )
+    app = create_app(build_source(args), settings)
+    host = getattr(args, "host", "127.0.0.1")
+    examples = "\n".join(c.format(host=host, port=args.port) for c in CURL_EXAMPLES)
+    print(
+        f"{banner}serving the {args.source} source on http://{host}:{args.port}; try:\n{examples}",
+        flush=True,
+    )
+    web.run_app(app, host=host, port=args.port, print=None)
+
+
+async def run_demo(args: argparse.Namespace) -> str:
+    """The main job on the embedded sample cluster: last week's costs by namespace."""
+    args.window, args.aggregate, args.format = "7d", "namespace", "table"
+    for name in ("step", "accumulate", "resolution", "share_namespaces", "share_labels"):
+        setattr(args, name, None)
+    args.share_cost = args.share_split = args.filter = None
+    args.include_idle, args.share_idle, args.idle_by_node = True, False, False
+    args.shared_breakdown = False
+    return await run_query(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: exit 2 with one clear line for bad input, 3 when the source fails."""
+    args = build_parser().parse_args(argv)
+    runners = {"query": run_query, "assets": run_assets, "demo": run_demo}
+    try:
+        if args.command == "serve":
+            serve(args)
+            return 0
+        print(asyncio.run(runners[args.command](args)), flush=True)
+        if args.command == "demo" and not args.no_serve:
+            serve(args)
+    except InvalidParameter as error:
+        print(f"costreport: {error.message}", file=sys.stderr)
+        return 2
+    except SourceUnavailable as error:
+        print(f"costreport: source unavailable: {error.reason}", file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The CostReport / ClusterCostReport spec as pydantic models (the CRD's schema, in Python).
+
+The CRD's structural schema rejects most bad input at admission; what it cannot express (a
+window the grammar rejects, a filter that does not parse, a namespaced report reaching outside
+its namespace) is caught here and reported in a condition, never a crash loop.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+IdleMode = Literal["exclude", "separate", "share"]
+OutputFormat = Literal["json", "csv", "both"]
+Accumulate = Literal["none", "all", "hour", "day", "week", "month"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+
+class IdleSpec(_Spec):
+    """How idle (unallocated node) cost is handled."""
+
+    mode: IdleMode = "separate"
+    by_node: bool = Field(False, alias="byNode")
+
+
+class SharingSpec(_Spec):
+    """Costs spread over the report's rows."""
+
+    namespaces: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    monthly_cost: str = Field("0", alias="monthlyCost")
+    split: Literal["weighted", "even"] = "weighted"
+    include_breakdown: bool = Field(False, alias="includeBreakdown")
+
+    @property
+    def applied(self) -> bool:
+        """Whether any sharing rule is set."""
+        return bool(self.namespaces or self.labels or float(self.monthly_cost or 0))
+
+
+class OutputSpec(_Spec):
+    """Where results go besides the status."""
+
+    config_map: bool = Field(True, alias="configMap")
+    format: OutputFormat = "json"
+    top_n: int = Field(10, alias="topN", ge=0, le=100)
+
+
+class CostReportSpec(_Spec):
+    """What a report computes and when."""
+
+    window: str
+    aggregate: tuple[str, ...] = ("namespace",)
+    step: str | None = None
+    accumulate: Accumulate = "none"
+    idle: IdleSpec = IdleSpec()
+    sharing: SharingSpec = SharingSpec()
+    filter: str = ""
+    schedule: str = "1h"
+    output: OutputSpec = OutputSpec()
+    suspend: bool = False

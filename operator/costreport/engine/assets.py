@@ -1,0 +1,314 @@
+"""Asset sets (reference §5): what the cluster's infrastructure cost, per window.
+
+Node cost follows §5.2: capacity × hours × unit price, CPU and RAM discounted, GPU not. Disks
+are the persistent volumes at their capacity, load balancers their hourly price over their life,
+and each cluster pays its management fee. Assets can be filtered (v2 asset fields), stepped,
+accumulated and aggregated by their properties, as the OpenCost UI asks.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+
+from costreport.engine.aggregate import sanitize_key
+from costreport.engine.allocation import AllocationBuilder, Interner
+from costreport.engine.filters import parse_filter
+from costreport.model.asset import UNDEFINED, Asset, AssetSet
+from costreport.model.cluster import GIB, ClusterData
+from costreport.model.errors import InvalidParameter
+from costreport.model.window import (
+    AccumulateBy,
+    Window,
+    accumulation_groups,
+    default_step_for,
+    split_window,
+)
+
+ASSET_AGGREGATE_KEYS: dict[str, str] = {
+    "type": "type",
+    "assettype": "type",
+    "cluster": "cluster",
+    "category": "category",
+    "provider": "provider",
+    "providerid": "providerID",
+    "service": "service",
+    "account": "account",
+    "project": "project",
+    "name": "name",
+}
+ACCEPTED_ASSET_AGGREGATE = (
+    "empty, or a comma-separated list of type (or assetType), cluster, category, provider, "
+    "providerID, service, account, project, name, label:<key>"
+)
+
+
+def parse_asset_aggregate(text: str | None) -> tuple[str, ...]:
+    """Normalise an assets `aggregate` value; empty means one entry per asset."""
+    if text is None or not text.strip():
+        return ()
+    keys = []
+    for item in (i.strip() for i in text.split(",")):
+        lowered = item.lower()
+        if lowered.startswith("label:") and len(item) > 6:
+            keys.append("label:" + sanitize_key(item[6:]))
+        elif lowered in ASSET_AGGREGATE_KEYS:
+            keys.append(ASSET_AGGREGATE_KEYS[lowered])
+        else:
+            raise InvalidParameter("aggregate", text, ACCEPTED_ASSET_AGGREGATE)
+    return tuple(keys)
+
+
+def _properties(
+    cluster: str, category: str, name: str, provider: str, provider_id: str
+) -> dict[str, str]:
+    return {
+        "category": category,
+        "provider": provider,
+        "service": "Kubernetes",
+        "cluster": cluster,
+        "name": name,
+        "providerID": provider_id,
+    }
+
+
+def _node_usage_breakdown(
+    data: ClusterData, sets: Sequence[Window]
+) -> tuple[dict[tuple[int, int], tuple[float, float]], dict[tuple[int, int], tuple[float, float]]]:
+    """Per (set, node): (system, user) CPU core-hours and RAM byte-hours used by workloads."""
+    builder = AllocationBuilder(data, sets, Interner())
+    rows = builder.container_rows()
+    node_rows = np.array(builder.members.node_row, dtype=np.int64)[rows.member_lo]
+    system_member = np.array(
+        [v.namespace == "kube-system" for v in builder.members.views], dtype=bool
+    )
+    system = system_member[rows.member_lo]
+    cpu: dict[tuple[int, int], tuple[float, float]] = {}
+    ram: dict[tuple[int, int], tuple[float, float]] = {}
+    n_nodes = max(len(data.nodes), 1)
+    key = rows.set_index * n_nodes + node_rows
+    ok = node_rows >= 0
+    for target, minutes_col in ((cpu, "cpuUsageMinutes"), (ram, "ramUsageMinutes")):
+        hours = rows.columns[minutes_col] / 60.0
+        sys_sum = np.bincount(key[ok & system], hours[ok & system], len(sets) * n_nodes)
+        user_sum = np.bincount(key[ok & ~system], hours[ok & ~system], len(sets) * n_nodes)
+        for k in np.flatnonzero((sys_sum + user_sum) > 0).tolist():
+            target[(k // n_nodes, k % n_nodes)] = (float(sys_sum[k]), float(user_sum[k]))
+    return cpu, ram
+
+
+def _breakdown(used: tuple[float, float] | None, capacity_hours: float) -> dict[str, float]:
+    system, user = used or (0.0, 0.0)
+    if capacity_hours <= 0:
+        return {"idle": 0.0, "other": 0.0, "system": 0.0, "user": 0.0}
+    s, u = system / capacity_hours, user / capacity_hours
+    return {"idle": max(0.0, 1.0 - s - u), "other": 0.0, "system": s, "user": u}
+
+
+def assets_for_set(
+    data: ClusterData,
+    window: Window,
+    set_index: int,
+    usage: tuple[
+        dict[tuple[int, int], tuple[float, float]], dict[tuple[int, int], tuple[float, float]]
+    ],
+) -> list[Asset]:
+    """Every asset overlapping one window, unaggregated."""
+    a0, a1 = window.start_ts, window.end_ts
+    out: list[Asset] = []
+    cpu_used, ram_used = usage
+    for i, n in enumerate(data.nodes):
+        start, end = max(n.start, a0), min(n.end, a1)
+        if end <= start:
+            continue
+        hours = (end - start) / 3600.0
+        cpu_cost = n.cpu_price * n.cpu_cores * hours
+        ram_cost = n.ram_price * n.ram_bytes / GIB * hours
+        gpu_cost = n.gpu_price * n.gpu_count * hours
+        cpu_overhead = (
+            1 - n.cpu_allocatable / n.cpu_cores if n.cpu_allocatable and n.cpu_cores else 0.0
+        )
+        ram_overhead = (
+            1 - n.ram_allocatable / n.ram_bytes if n.ram_allocatable and n.ram_bytes else 0.0
+        )
+        base = cpu_cost + ram_cost
+        overhead_cost = (cpu_overhead * cpu_cost + ram_overhead * ram_cost) / base if base else 0.0
+        total = base * (1 - n.discount) + gpu_cost
+        fields: dict[str, Any] = {"nodeType": n.instance_type}
+        fields.update(
+            {
+                "cpuCores": n.cpu_cores,
+                "ramBytes": n.ram_bytes,
+                "cpuCoreHours": n.cpu_cores * hours,
+                "ramByteHours": n.ram_bytes * hours,
+                "GPUHours": n.gpu_count * hours,
+                "cpuBreakdown": _breakdown(cpu_used.get((set_index, i)), n.cpu_cores * hours),
+                "ramBreakdown": _breakdown(ram_used.get((set_index, i)), n.ram_bytes * hours),
+                "preemptible": 1.0 if n.spot else 0.0,
+                "discount": n.discount,
+                "cpuCost": cpu_cost,
+                "gpuCost": gpu_cost,
+                "gpuCount": n.gpu_count,
+                "ramCost": ram_cost,
+                "adjustment": 0.0,
+                "overhead": {
+                    "CpuOverheadFraction": cpu_overhead,
+                    "RamOverheadFraction": ram_overhead,
+                    "OverheadCostFraction": overhead_cost,
+                },
+            }
+        )
+        out.append(
+            Asset(
+                "Node",
+                _properties(n.cluster, "Compute", n.name, n.provider, n.provider_id),
+                window,
+                start,
+                end,
+                total,
+                fields,
+                labels=dict(n.labels),
+            )
+        )
+    for pv in data.volumes:
+        start, end = max(pv.start, a0), min(pv.end, a1)
+        if end <= start:
+            continue
+        hours = (end - start) / 3600.0
+        out.append(
+            Asset(
+                "Disk",
+                _properties(pv.cluster, "Storage", pv.name, "custom", pv.provider_id),
+                window,
+                start,
+                end,
+                pv.price_gib_hour * pv.bytes / GIB * hours,
+                {
+                    "byteHours": pv.bytes * hours,
+                    "bytes": pv.bytes,
+                    "byteHoursUsed": None,
+                    "byteUsageMax": None,
+                    "breakdown": {"idle": 0.0, "other": 0.0, "system": 0.0, "user": 1.0},
+                    "adjustment": 0.0,
+                },
+                {
+                    "storageClass": pv.storage_class,
+                    "volumeName": pv.name,
+                    "claimName": pv.claim_name,
+                    "claimNamespace": pv.claim_namespace,
+                },
+            )
+        )
+    for lb in data.load_balancers:
+        start, end = max(lb.start, a0), min(lb.end, a1)
+        if end <= start:
+            continue
+        name = f"{lb.namespace}/{lb.service}"
+        out.append(
+            Asset(
+                "LoadBalancer",
+                _properties(lb.cluster, "Network", name, "custom", lb.ip),
+                window,
+                start,
+                end,
+                lb.price_hour * (end - start) / 3600.0,
+                {"adjustment": 0.0},
+                {"private": lb.private, "ip": lb.ip},
+            )
+        )
+    for cluster, hourly in sorted(data.cluster_management_hourly.items()):
+        start, end = a0, min(a1, max(a0, data.window.end_ts))
+        if end <= start:
+            continue
+        out.append(
+            Asset(
+                "ClusterManagement",
+                _properties(cluster, "Management", cluster, "custom", ""),
+                window,
+                start,
+                end,
+                hourly * (end - start) / 3600.0,
+            )
+        )
+    return out
+
+
+def _aggregate_name(asset: Asset, keys: Sequence[str]) -> str:
+    values = []
+    for key in keys:
+        if key == "type":
+            values.append(asset.type)
+        elif key.startswith("label:"):
+            values.append(asset.labels.get(key[6:]) or UNDEFINED)
+        else:
+            values.append(asset.properties.get(key) or UNDEFINED)
+    return "/".join(values)
+
+
+def merge_assets(name: str, members: Sequence[Asset], window: Window) -> Asset:
+    """Merge assets: numbers present in every member add up, agreeing properties stay."""
+    first = members[0]
+    if len(members) == 1 and first.window == window:
+        return first
+    kind = first.type if all(m.type == first.type for m in members) else "Asset"
+    properties = {
+        k: v for k, v in first.properties.items() if all(m.properties.get(k) == v for m in members)
+    }
+    fields: dict[str, Any] = {}
+    if kind != "Asset":
+        for field_name, value in first.fields.items():
+            if isinstance(value, float) and all(
+                isinstance(m.fields.get(field_name), float) for m in members
+            ):
+                fields[field_name] = sum(float(m.fields[field_name]) for m in members)
+    fields.setdefault("adjustment", 0.0)
+    labels = {k: v for k, v in first.labels.items() if all(m.labels.get(k) == v for m in members)}
+    return Asset(
+        kind,
+        properties,
+        window,
+        min(m.start for m in members),
+        max(m.end for m in members),
+        sum(m.total_cost for m in members),
+        fields,
+        labels=labels,
+    )
+
+
+def compute_assets(
+    data: ClusterData,
+    window: Window,
+    *,
+    step: timedelta | None = None,
+    accumulate: AccumulateBy = "all",
+    aggregate: Sequence[str] = (),
+    filter_text: str = "",
+) -> list[AssetSet]:
+    """Asset sets for a window: stepped, filtered, accumulated and aggregated."""
+    step = step or default_step_for(accumulate)
+    sets = split_window(window, step)
+    compiled = parse_filter(filter_text, kind="asset")
+    usage = _node_usage_breakdown(data, sets)
+    per_set = [
+        [a for a in assets_for_set(data, w, i, usage) if compiled.matches(a.filter_record())]
+        for i, w in enumerate(sets)
+    ]
+    result = []
+    for group in accumulation_groups(sets, accumulate):
+        group_window = Window(sets[group[0]].start, sets[group[-1]].end)
+        buckets: dict[str, list[Asset]] = defaultdict(list)
+        for i in group:
+            for asset in per_set[i]:
+                key = _aggregate_name(asset, aggregate) if aggregate else asset.key()
+                buckets[key].append(asset)
+        result.append(
+            AssetSet(
+                group_window,
+                {k: merge_assets(k, members, group_window) for k, members in buckets.items()},
+            )
+        )
+    return result

@@ -1,0 +1,130 @@
+"""Raw request parameters → a validated `AllocationQuery`.
+
+One parser for the API, the CLI and the operator, so that every entry point accepts the same
+values and rejects bad ones with the same message. Unlike OpenCost, a value that does not parse
+is an error naming the parameter, never a silent fallback to the default.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from costreport.engine.aggregate import parse_aggregate, sanitize_key
+from costreport.engine.filters import parse_filter
+from costreport.model.errors import InvalidParameter
+from costreport.model.query import DEFAULT_RESOLUTION, AllocationQuery, ShareSplit
+from costreport.model.window import (
+    AccumulateBy,
+    parse_accumulate,
+    parse_bool,
+    parse_duration,
+    parse_window,
+)
+
+WINDOW_REQUIRED = (
+    "a window such as today, yesterday, week, lastweek, month, lastmonth, 7d, 24h, 30m, 2w, "
+    "'7d offset 1d', '<unix>,<unix>' or '<RFC3339>,<RFC3339>'"
+)
+
+
+def _flag(params: Mapping[str, str], name: str, default: bool = False) -> bool:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    return parse_bool(value, parameter=name)
+
+
+def _list(params: Mapping[str, str], name: str) -> tuple[str, ...]:
+    value = params.get(name) or ""
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def parse_share_labels(text: str) -> tuple[tuple[str, str], ...]:
+    """`shareLabels=team:platform,app:ingress` → (("team", "platform"), ("app", "ingress"))."""
+    pairs = []
+    for item in (i.strip() for i in text.split(",")):
+        if not item:
+            continue
+        key, sep, value = item.partition(":")
+        if not sep or not key.strip() or not value.strip():
+            raise InvalidParameter(
+                "shareLabels", text, "a comma-separated list of key:value, e.g. team:platform"
+            )
+        pairs.append((sanitize_key(key.strip()), value.strip()))
+    return tuple(pairs)
+
+
+def parse_share_cost(text: str | None) -> float:
+    """A fixed monthly shared cost: a non-negative finite number."""
+    if text is None or text.strip() == "":
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise InvalidParameter("shareCost", text, "a non-negative monthly amount, e.g. 250.00")
+    return value
+
+
+def parse_share_split(text: str | None) -> ShareSplit:
+    """`weighted` (default) or `even`."""
+    value = (text or "weighted").strip().lower()
+    if value in ("weighted", "__weighted__"):
+        return "weighted"
+    if value in ("even", "__even__"):
+        return "even"
+    raise InvalidParameter("shareSplit", text, "weighted or even")
+
+
+def parse_allocation_query(
+    params: Mapping[str, str], *, now: datetime, utc_offset: timedelta = timedelta(0)
+) -> AllocationQuery:
+    """Validate OpenCost `/allocation` parameters (plus Kubecost's sharing ones).
+
+    `accumulateBy` is honoured like OpenCost when `accumulate` is absent; `resolution` is
+    accepted and validated (it only trades source query cost, never correctness here).
+    """
+    window_text = params.get("window")
+    if window_text is None or not window_text.strip():
+        raise InvalidParameter("window", window_text or "", WINDOW_REQUIRED)
+    window = parse_window(window_text.strip(), now=now, utc_offset=utc_offset)
+    step_text = params.get("step")
+    step = parse_duration(step_text, parameter="step") if step_text else None
+    resolution_text = params.get("resolution")
+    resolution = (
+        parse_duration(resolution_text, parameter="resolution")
+        if resolution_text
+        else DEFAULT_RESOLUTION
+    )
+    accumulate: AccumulateBy = parse_accumulate(params.get("accumulate") or "")
+    if accumulate == "none" and params.get("accumulateBy"):
+        accumulate = parse_accumulate(params["accumulateBy"])
+    filter_text = params.get("filter") or ""
+    parse_filter(filter_text, kind="allocation")
+    include_idle = _flag(params, "includeIdle")
+    if _flag(params, "includeProportionalAssetResourceCosts") and not include_idle:
+        raise InvalidParameter(
+            "includeProportionalAssetResourceCosts",
+            params["includeProportionalAssetResourceCosts"],
+            "true only together with includeIdle=true",
+        )
+    return AllocationQuery(
+        window=window,
+        aggregate=parse_aggregate(params.get("aggregate")),
+        step=step,
+        resolution=resolution,
+        accumulate=accumulate,
+        include_idle=include_idle,
+        share_idle=_flag(params, "shareIdle"),
+        idle_by_node=_flag(params, "idleByNode"),
+        share_namespaces=_list(params, "shareNamespaces"),
+        share_labels=parse_share_labels(params.get("shareLabels") or ""),
+        share_cost=parse_share_cost(params.get("shareCost")),
+        share_split=parse_share_split(params.get("shareSplit")),
+        include_shared_cost_breakdown=_flag(params, "includeSharedCostBreakdown"),
+        include_aggregated_metadata=_flag(params, "includeAggregatedMetadata"),
+        filter=filter_text,
+    )

@@ -1,0 +1,59 @@
+"""Run engine queries over a source: fetch the data covering every step set, then compute.
+
+The computation is CPU-bound numpy work; it runs in a worker thread so that an event loop
+(the API server, the operator) stays responsive while a large query is computed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+from costreport.engine.allocation import compute_allocations
+from costreport.engine.assets import compute_assets
+from costreport.model.allocation import AllocationSetRange
+from costreport.model.asset import AssetSet
+from costreport.model.cluster import ClusterData, ClusterSource
+from costreport.model.query import AllocationQuery, AssetQuery
+from costreport.model.window import Window, default_step_for, split_window
+
+
+def covered_window(window: Window, step: timedelta | None) -> Window:
+    """The span the step sets really cover (the last set may run past the window's end)."""
+    sets = split_window(window, step)
+    return Window(sets[0].start, sets[-1].end)
+
+
+async def fetch_for(
+    source: ClusterSource, window: Window, step: timedelta | None, resolution: timedelta
+) -> ClusterData:
+    """The source's data for everything a query over `window` in `step` sets will read."""
+    return await source.cluster_data(
+        covered_window(window, step), resolution_seconds=resolution.total_seconds()
+    )
+
+
+async def query_allocations(
+    source: ClusterSource, query: AllocationQuery, *, now: float | None = None
+) -> AllocationSetRange:
+    """Fetch and compute an allocation query without blocking the event loop."""
+    step = query.step or default_step_for(query.accumulate)
+    data = await fetch_for(source, query.window, step, query.resolution)
+    now = time.time() if now is None else now
+    return await asyncio.to_thread(compute_allocations, data, query, now=now)
+
+
+async def query_assets(source: ClusterSource, query: AssetQuery) -> list[AssetSet]:
+    """Fetch and compute an asset query without blocking the event loop."""
+    step = query.step or default_step_for(query.accumulate)
+    data = await fetch_for(source, query.window, step, timedelta(minutes=5))
+    return await asyncio.to_thread(
+        compute_assets,
+        data,
+        query.window,
+        step=step,
+        accumulate=query.accumulate,
+        aggregate=query.aggregate,
+        filter_text=query.filter,
+    )

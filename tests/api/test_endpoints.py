@@ -1,0 +1,133 @@
+"""Autocomplete, assets, metrics and the OpenAPI document (tiny cluster)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from costreport.api.openapi import build_openapi
+from tests.api.conftest import TINY_DAY
+
+
+@pytest.mark.parametrize(
+    ("field", "search", "expected"),
+    [
+        ("namespace", "", ["a", "b", "c"]),
+        ("namespace", "B", ["b"]),
+        ("pod", "", ["cron-1", "db-0", "train", "web-1"]),
+        ("controllerKind", "", ["deployment", "job", "statefulset"]),
+        ("label", "", ["app", "team"]),
+        ("label[app]", "", ["db", "web"]),
+        ("annotation[team]", "", ["ml"]),
+    ],
+)
+async def test_autocomplete(
+    tiny_client: TestClient, field: str, search: str, expected: list[str]
+) -> None:
+    response = await tiny_client.get(
+        "/allocation/autocomplete", params={"window": TINY_DAY, "field": field, "search": search}
+    )
+    assert await response.json() == {"code": 200, "data": expected}
+
+
+async def test_autocomplete_rejects_unknown_fields_and_limits(tiny_client: TestClient) -> None:
+    response = await tiny_client.get(f"/allocation/autocomplete?window={TINY_DAY}&field=owner")
+    assert response.status == 400
+    response = await tiny_client.get(
+        f"/allocation/autocomplete?window={TINY_DAY}&field=pod&limit=2"
+    )
+    assert (await response.json())["data"] == ["cron-1", "db-0"]
+
+
+async def test_assets_by_type_reconcile_with_hand_totals(tiny_client: TestClient) -> None:
+    response = await tiny_client.get(f"/assets?window={TINY_DAY}&aggregate=type")
+    data = (await response.json())["data"]
+    assert {k: v["totalCost"] for k, v in data.items()} == {
+        "Node": 34.8,
+        "Disk": 0.48,
+        "LoadBalancer": 0.72,
+        "ClusterManagement": 2.4,
+    }
+
+
+async def test_unaggregated_asset_keys_and_node_fields(tiny_client: TestClient) -> None:
+    response = await tiny_client.get(f"/assets?window={TINY_DAY}")
+    data = (await response.json())["data"]
+    node = data["custom/__undefined__/__undefined__/Compute/c1/Node/Kubernetes/i-n2/n2"]
+    assert list(node)[:7] == ["type", "properties", "labels", "window", "start", "end", "minutes"]
+    assert node["minutes"] == 720.0
+    assert node["cpuCost"] == 2.4  # undiscounted: 2 cores · 12 h · $0.10
+    assert node["discount"] == 0.5
+    assert node["gpuCost"] == 24.0
+    assert node["totalCost"] == 26.16  # (2.40 + 1.92) · 0.5 + 24
+    assert list(node)[-1] == "totalCost"
+    disk = data["custom/__undefined__/__undefined__/Storage/c1/Disk/Kubernetes/vol-1/pv1"]
+    assert list(disk)[-5:] == [
+        "totalCost",
+        "storageClass",
+        "volumeName",
+        "claimName",
+        "claimNamespace",
+    ]
+    assert disk["claimName"] == "data-db-0"
+
+
+async def test_asset_filter_and_steps(tiny_client: TestClient) -> None:
+    url = f"/assets?window={TINY_DAY}&filter=assetType%3A%22Node%22&step=12h&accumulate=false"
+    data = (await (await tiny_client.get(url)).json())["data"]
+    assert isinstance(data, list) and len(data) == 2
+    assert [len(s) for s in data] == [1, 2]  # n2 joins at 12:00
+
+
+async def test_metrics_expose_latency_and_opencost_cost_series(tiny_client: TestClient) -> None:
+    await tiny_client.get(f"/allocation?window={TINY_DAY}&aggregate=namespace&includeIdle=true")
+    response = await tiny_client.get("/metrics")
+    assert response.headers["Content-Type"].startswith("text/plain")
+    text = await response.text()
+    assert 'allocation_query_latency_seconds_count{endpoint="allocation"} 1.0' in text
+    assert "allocation_query_latency_p95_ms " in text
+    assert 'allocation_rows_returned_sum{endpoint="allocation"} 5.0' in text
+    assert (
+        'node_cpu_hourly_cost{arch="amd64",instance="n1",instance_type="",node="n1",'
+        'provider_id="i-n1",region=""} 0.05' in text
+    )
+    assert 'node_gpu_hourly_cost{arch="amd64",instance="n2"' in text
+    assert (
+        'pv_hourly_cost{persistentvolume="pv1",provider_id="vol-1",volumename="pv1"} 0.001' in text
+    )
+    assert (
+        'kubecost_load_balancer_cost{ingress_ip="34.1.2.3",namespace="a",service_name="web"} 0.03'
+        in text
+    )
+    assert 'kubecost_cluster_management_cost{provisioner_name="c1"} 0.1' in text
+    assert 'cluster_cost_total{cluster="c1"} 36.0' in text
+    # idle 18.69 of 36.00
+    assert "idle_cost_share 0.519166" in text
+
+
+async def test_openapi_documents_every_route(tiny_client: TestClient) -> None:
+    served = await (await tiny_client.get("/openapi.json")).json()
+    committed = json.loads(resources.files("costreport.api").joinpath("openapi.json").read_text())
+    assert served == committed == json.loads(json.dumps(build_openapi()))
+    routes = {
+        r.resource.canonical
+        for r in tiny_client.app.router.routes()
+        if r.method == "GET" and r.resource is not None
+    }
+    assert routes <= set(served["paths"])
+    assert len(routes) == 16
+
+
+async def test_health_endpoints(tiny_client: TestClient) -> None:
+    assert (await tiny_client.get("/healthz")).status == 200
+    for _ in range(50):
+        response = await tiny_client.get("/readyz")
+        if response.status == 200:
+            break
+        import asyncio
+
+        await asyncio.sleep(0.02)
+    assert response.status == 200

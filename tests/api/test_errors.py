@@ -1,0 +1,156 @@
+"""Governance: every bad parameter is a 400 JSON naming it; a down source is a 503."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import quote
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from costreport.api.app import ApiSettings, create_app
+from costreport.engine.aggregate import ACCEPTED_AGGREGATE
+from costreport.engine.params import WINDOW_REQUIRED
+from tests.api.conftest import TINY_DAY, TinySource
+
+
+async def error_of(client: TestClient, url: str, status: int = 400) -> str:
+    response = await client.get(url)
+    assert response.status == status, await response.text()
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = await response.json()
+    assert list(body) == ["code", "status", "data", "message"]
+    assert body["code"] == status and body["status"] == "error" and body["data"] is None
+    message: str = body["message"]
+    return message
+
+
+@pytest.mark.parametrize(
+    "path", ["/allocation", "/model/allocation/compute", "/allocation/summary", "/assets"]
+)
+async def test_window_is_required(tiny_client: TestClient, path: str) -> None:
+    message = await error_of(tiny_client, path)
+    assert message == f"invalid 'window' parameter: ''; accepted: {WINDOW_REQUIRED}"
+
+
+async def test_unparsable_window_names_the_value(tiny_client: TestClient) -> None:
+    message = await error_of(tiny_client, "/allocation?window=fortnight")
+    assert message.startswith("invalid 'window' parameter: 'fortnight'; accepted: ")
+    assert "lastweek" in message and "RFC3339" in message
+
+
+async def test_unknown_aggregate_key_lists_the_accepted_keys(tiny_client: TestClient) -> None:
+    message = await error_of(tiny_client, f"/allocation?window={TINY_DAY}&aggregate=namespce")
+    assert message == f"invalid 'aggregate' parameter: 'namespce'; accepted: {ACCEPTED_AGGREGATE}"
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("step=0", "step"),
+        ("step=-1h", "step"),
+        ("step=daily", "step"),
+        ("resolution=fast", "resolution"),
+        ("includeIdle=maybe", "includeIdle"),
+        ("shareIdle=yes", "shareIdle"),
+        ("idleByNode=2", "idleByNode"),
+        ("accumulate=quarterly", "accumulate"),
+        ("shareSplit=random", "shareSplit"),
+        ("shareCost=abc", "shareCost"),
+        ("shareCost=-5", "shareCost"),
+        ("shareLabels=team", "shareLabels"),
+        ("filter=" + quote('namespace:"a'), "filter"),
+        ("filter=" + quote('namespce:"a"'), "filter"),
+        ("includeProportionalAssetResourceCosts=true", "includeProportionalAssetResourceCosts"),
+    ],
+)
+async def test_bad_parameters_are_400_naming_the_parameter(
+    tiny_client: TestClient, query: str, parameter: str
+) -> None:
+    message = await error_of(tiny_client, f"/allocation?window={TINY_DAY}&{query}")
+    assert message.startswith(f"invalid '{parameter}' parameter: ")
+    assert "; accepted: " in message
+
+
+async def test_unknown_parameters_are_ignored(tiny_client: TestClient) -> None:
+    response = await tiny_client.get(f"/allocation?window={TINY_DAY}&bogus=1&metrics=totalCost")
+    assert response.status == 200
+
+
+async def test_a_down_source_is_a_503_with_a_reason(down_client: TestClient) -> None:
+    message = await error_of(down_client, f"/allocation?window={TINY_DAY}", status=503)
+    assert message == (
+        "source unavailable: prometheus at http://127.0.0.1:1 refused the connection"
+    )
+    response = await down_client.get(f"/assets?window={TINY_DAY}")
+    assert response.headers["Retry-After"] == "30"
+    ready = await down_client.get("/readyz")
+    assert ready.status == 503
+    assert (await down_client.get("/healthz")).status == 200
+
+
+PARAMETERS = [
+    "window",
+    "aggregate",
+    "step",
+    "resolution",
+    "accumulate",
+    "accumulateBy",
+    "includeIdle",
+    "shareIdle",
+    "idleByNode",
+    "shareNamespaces",
+    "shareLabels",
+    "shareCost",
+    "shareSplit",
+    "includeSharedCostBreakdown",
+    "filter",
+    "field",
+    "search",
+    "limit",
+]
+VALUES = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "7d",
+            "0",
+            "-1",
+            "1d",
+            "true",
+            "false",
+            "namespace",
+            "all",
+            "label:",
+            "day",
+            "1e309",
+            "nan",
+            TINY_DAY,
+            "1793491200,1793491200",
+            'namespace:"a"',
+            "(",
+            "+",
+            "|",
+            "\x00",
+        ]
+    ),
+)
+PATHS = ["/allocation", "/allocation/summary", "/allocation/autocomplete", "/assets"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    path=st.sampled_from(PATHS),
+    params=st.dictionaries(st.sampled_from(PARAMETERS), VALUES, max_size=6),
+)
+def test_random_parameters_never_produce_a_5xx(path: str, params: dict[str, str]) -> None:
+    async def probe() -> int:
+        server = TestServer(create_app(TinySource(), ApiSettings()))
+        async with TestClient(server) as client:
+            response = await client.get(path, params=params)
+            return response.status
+
+    status = asyncio.run(probe())
+    assert status < 500, (path, params, status)
