@@ -8,8 +8,8 @@ a GPU training Job, a bare pod, containers without requests, pods missing the `t
 an unbound PV, a claim nobody mounts, a LoadBalancer, and network traffic.
 
 Size: `scale` multiplies replicas, node pools and CronJob copies. A 7-day window holds about
-240 distinct pods at scale 1, ≈1,000 at scale 4.5 and ≈10,000 at scale 48 (see
-`benchmarks/engine.py`, which picks the scale by counting).
+136 distinct pods at scale 1, ≈1,000 at scale 8 and ≈10,000 at scale 80
+(`benchmarks/engine.py` uses those two scales).
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def _container(
 
 def _make_nodes(b: _Builder, scale: float, pricing: PricingConfig) -> None:
     pools = {
-        "general": ("m5.2xlarge", max(2, round(2 * scale))),
+        "general": ("m5.2xlarge", max(1, round(scale))),
         "compute": ("c5.2xlarge", max(2, round(2 * scale))),
         "memory": ("r5.xlarge", max(1, round(scale))),
         "gpu": ("p3.2xlarge", max(1, round(scale / 4))),
@@ -328,8 +328,8 @@ def _workloads(b: _Builder, scale: float) -> tuple[list[int], list[int]]:
         [
             _container(
                 "nginx",
-                0.5,
-                0.3,
+                1.0,
+                0.6,
                 0.5,
                 0.35,
                 network_transfer_rate=60_000.0,
@@ -351,10 +351,10 @@ def _workloads(b: _Builder, scale: float) -> tuple[list[int], list[int]]:
         [
             _container(
                 "api",
-                1.0,
-                0.6,
                 2.0,
-                1.5,
+                1.2,
+                4.0,
+                3.0,
                 egress_zone_rate=0.01,
                 network_transfer_rate=20_000.0,
                 network_receive_rate=20_000.0,
@@ -381,7 +381,7 @@ def _workloads(b: _Builder, scale: float) -> tuple[list[int], list[int]]:
         r(3),
         "compute",
         {"app": "worker", "env": "prod"},
-        [_container("worker", 1.5, 1.2, 1.0, 0.8), _container("log-shipper", 0.0, 0.05, 0.0, 0.1)],
+        [_container("worker", 2.5, 2.0, 2.0, 1.6), _container("log-shipper", 0.0, 0.05, 0.0, 0.1)],
         2.0,
     )
     _deployment(
@@ -438,7 +438,7 @@ def _workloads(b: _Builder, scale: float) -> tuple[list[int], list[int]]:
         )
         b.mounts.append(VolumeMount(pod, "data", f"data-postgres-{i}"))
         postgres.append(pod)
-    # GPU training every two days for six hours, annotated with its owner.
+    # GPU training (a CronJob) every day for twelve hours, annotated with its owner.
     t = b.start + 6 * HOUR
     while t < b.end:
         b.add_pod(
@@ -446,14 +446,14 @@ def _workloads(b: _Builder, scale: float) -> tuple[list[int], list[int]]:
             f"train-{int(t // 60)}-{b.suffix()}",
             b.node_for("gpu", t),
             "job",
-            f"train-{int(t // 60)}",
+            "train",
             {"app": "train", "team": "ml", "env": "prod"},
             [_container("trainer", 4.0, 3.5, 24.0, 20.0, gpu_request=1.0, gpu_usage=0.7)],
             t,
-            t + 6 * HOUR,
+            t + 12 * HOUR,
             annotations={"owner": "ml-research"},
         )
-        t += 2 * DAY
+        t += DAY
     for copy in range(r(1)):
         suffix = "" if copy == 0 else f"-{copy + 1}"
         _cronjob(b, f"ping{suffix}", 6.0, 30.0, "compute", 0.1, 0.0625)
