@@ -47,6 +47,8 @@ async def test_namespace_costs_in_the_opencost_envelope(
 async def test_rows_carry_every_field_of_opencosts_published_example(
     tiny_client: TestClient,
 ) -> None:
+    if not SWAGGER.exists():
+        pytest.skip(f"OpenCost's swagger.json is not beside the project at {SWAGGER}")
     swagger = json.loads(SWAGGER.read_text())
     example = json.loads(
         swagger["paths"]["/allocation/compute"]["get"]["responses"]["200"]["content"][
