@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import csv
 import io
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -45,12 +46,19 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--scale", type=float, default=1.0, help="sample pod-count multiplier")
     group.add_argument("--seed", type=int, default=42, help="sample random seed")
     group.add_argument("--pricing", help="pricing config in OpenCost's default.json format")
+    group.add_argument(
+        "--prometheus-url",
+        default=os.environ.get("PROMETHEUS_URL"),
+        help="Prometheus HTTP API base URL (env PROMETHEUS_URL)",
+    )
+    group.add_argument("--cluster-id", default=os.environ.get("CLUSTER_ID"), help="cluster id")
 
 
 def build_source(args: argparse.Namespace) -> ClusterSource:
     """The source the command-line options describe."""
     pricing = load_pricing(args.pricing)
-    return SampleSource(cluster=args.cluster, scale=args.scale, seed=args.seed, pricing=pricing)
+    cluster = args.cluster_id or args.cluster
+    return SampleSource(cluster=cluster, scale=args.scale, seed=args.seed, pricing=pricing)
 
 
 def _query_params(args: argparse.Namespace) -> dict[str, str]:
@@ -212,7 +220,48 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--cache-mb", type=int, default=256, help="response cache bound")
     serve.add_argument("--log-format", choices=["auto", "json", "text"], default="auto")
     add_source_arguments(serve)
+
+    op = commands.add_parser("operator", help="run the CostReport operator (kopf)")
+    op.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        help="watch only this namespace (repeatable); default: the whole cluster",
+    )
+    op.add_argument("--liveness-port", type=int, default=8080)
+    op.add_argument("--tick-seconds", type=float, default=30.0, help="scheduler tick")
+    op.add_argument(
+        "--peering",
+        action="store_true",
+        help="use kopf peering (for more than one replica) instead of standalone",
+    )
+    op.add_argument("--log-format", choices=["auto", "json", "text"], default="auto")
+    add_source_arguments(op)
     return parser
+
+
+def run_operator(args: argparse.Namespace) -> None:
+    """Run kopf with the CostReport handlers until SIGTERM."""
+    import kopf
+
+    import costreport.controller.handlers  # noqa: F401  (registers the handlers)
+    from costreport.logs import configure_logging
+
+    configure_logging(args.log_format)
+    memo = kopf.Memo(
+        source=build_source(args),
+        operator_namespace=os.environ.get("POD_NAMESPACE", "default"),
+        tick_seconds=args.tick_seconds,
+    )
+    asyncio.run(
+        kopf.operator(
+            clusterwide=not args.namespace,
+            namespaces=args.namespace,
+            standalone=not args.peering,
+            liveness_endpoint=f"http://0.0.0.0:{args.liveness_port}/healthz",
+            memo=memo,
+        )
+    )
 
 
 CURL_EXAMPLES = (
@@ -264,6 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             serve(args)
+            return 0
+        if args.command == "operator":
+            run_operator(args)
             return 0
         print(asyncio.run(runners[args.command](args)), flush=True)
         if args.command == "demo" and not args.no_serve:

@@ -58,9 +58,10 @@ def split_rows(
     parts: list[dict[str, str]] = []
     json_items: list[bytes] = []
     csv_lines: list[str] = []
-    size = 0
     want_json = fmt in ("json", "both")
     want_csv = fmt in ("csv", "both")
+    overhead = (2 if want_json else 0) + (len(CSV_HEADER) if want_csv else 0)
+    size = overhead
 
     def flush() -> None:
         files: dict[str, str] = {}
@@ -76,7 +77,7 @@ def split_rows(
         cost = len(encoded) + 1 + len(line.encode())
         if (json_items or csv_lines) and size + cost > limit:
             flush()
-            json_items, csv_lines, size = [], [], 0
+            json_items, csv_lines, size = [], [], overhead
         if want_json:
             json_items.append(encoded)
         if want_csv:

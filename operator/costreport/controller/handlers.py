@@ -1,0 +1,66 @@
+"""kopf wiring: watch events feed the scheduler's registry; one scheduler task runs reports.
+
+No timers, daemons or delete handlers, so kopf puts no finalizer on reports: deleting a
+CostReport never waits for the operator (its ConfigMaps are garbage-collected through their
+ownerReferences). Handlers return None, so nothing leaks into `.status`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import kopf
+
+from costreport.controller.kube import KubeClient
+from costreport.controller.outputs import GROUP, VERSION
+from costreport.controller.scheduler import ReportScheduler
+
+
+@kopf.on.startup()
+async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Tune kopf for production and start the scheduler."""
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.networking.request_timeout = 30
+    settings.networking.connect_timeout = 10
+    settings.watching.server_timeout = 600
+    settings.watching.client_timeout = 660
+    settings.posting.enabled = False
+    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
+        settings=settings
+    )
+    if info is None:
+        raise kopf.PermanentError("no Kubernetes credentials (service account or kubeconfig)")
+    memo.kube = KubeClient.from_connection(info)
+    memo.scheduler = ReportScheduler(
+        memo.source, memo.kube, operator_namespace=memo.operator_namespace
+    )
+    memo.task = asyncio.create_task(memo.scheduler.run_forever(memo.tick_seconds))
+
+
+@kopf.on.cleanup()
+async def stop(memo: kopf.Memo, **_: Any) -> None:
+    """Cancel the scheduler and close the HTTP session."""
+    task = memo.get("task")
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    kube = memo.get("kube")
+    if kube is not None:
+        await kube.close()
+
+
+@kopf.on.event(GROUP, VERSION, "costreports")
+@kopf.on.event(GROUP, VERSION, "clustercostreports")
+async def observe(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """Every add, change and delete of a report updates the scheduler's registry."""
+    memo.scheduler.observe(str(event.get("type") or "ADDED"), event["object"])
+
+
+@kopf.on.probe(id="reports")
+async def report_count(memo: kopf.Memo, **_: Any) -> int:
+    """Liveness detail: how many reports the operator tracks."""
+    scheduler = memo.get("scheduler")
+    return len(scheduler.reports) if scheduler is not None else 0

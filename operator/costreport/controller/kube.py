@@ -1,0 +1,166 @@
+"""The operator's Kubernetes calls over aiohttp (no `kubernetes` client: it costs memory).
+
+Credentials come from kopf's login helpers (service account in a pod, kubeconfig elsewhere),
+so the operator and kopf authenticate the same way. Every call has a timeout; a 404 on delete is
+success; other failures raise `KubeError` with the API's message.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import orjson
+
+from costreport.controller.outputs import GROUP, VERSION
+from costreport.controller.reconcile import ReportRef, format_timestamp
+
+PLURALS = {"CostReport": "costreports", "ClusterCostReport": "clustercostreports"}
+
+
+class KubeError(RuntimeError):
+    """A Kubernetes API call failed."""
+
+
+class KubeClient:
+    """Implements the scheduler's `KubeApi` against a real API server."""
+
+    def __init__(
+        self,
+        server: str,
+        *,
+        token: str | None = None,
+        ssl_context: ssl.SSLContext | bool = True,
+        timeout_seconds: float = 15.0,
+        component: str = "costreport-operator",
+    ) -> None:
+        self.server = server.rstrip("/")
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.ssl = ssl_context
+        self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self.component = component
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_connection(cls, info: Any) -> KubeClient:
+        """From a kopf `ConnectionInfo` (token or client certificate, CA path or data)."""
+        context: ssl.SSLContext | bool = True
+        if info.insecure:
+            context = False
+        else:
+            context = ssl.create_default_context()
+            if info.ca_path:
+                context.load_verify_locations(cafile=info.ca_path)
+            elif info.ca_data:
+                context.load_verify_locations(cadata=base64.b64decode(info.ca_data).decode())
+            cert, key = info.certificate_path, info.private_key_path
+            if info.certificate_data and info.private_key_data:
+                cert = _write_temp(base64.b64decode(info.certificate_data))
+                key = _write_temp(base64.b64decode(info.private_key_data))
+            if cert and key:
+                context.load_cert_chain(cert, key)
+        return cls(info.server, token=info.token, ssl_context=context)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        ok_missing: bool = False,
+    ) -> Any:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        headers = {**self.headers, "Content-Type": content_type}
+        data = orjson.dumps(body) if body is not None else None
+        async with self._session.request(
+            method, self.server + path, data=data, headers=headers, ssl=self.ssl
+        ) as response:
+            if ok_missing and response.status == 404:
+                return None
+            payload = await response.read()
+            if response.status >= 400:
+                raise KubeError(f"{method} {path}: {response.status} {payload[:500]!r}")
+            return orjson.loads(payload) if payload else None
+
+    @staticmethod
+    def report_path(ref: ReportRef) -> str:
+        """API path of a report object."""
+        plural = PLURALS[ref.kind]
+        if ref.namespace:
+            return f"/apis/{GROUP}/{VERSION}/namespaces/{ref.namespace}/{plural}/{ref.name}"
+        return f"/apis/{GROUP}/{VERSION}/{plural}/{ref.name}"
+
+    async def patch_status(self, ref: ReportRef, status: Mapping[str, Any]) -> None:
+        """Merge-patch the status subresource."""
+        await self._request(
+            "PATCH",
+            self.report_path(ref) + "/status",
+            {"status": dict(status)},
+            "application/merge-patch+json",
+        )
+
+    async def apply_configmap(self, manifest: Mapping[str, Any]) -> None:
+        """Server-side apply, so other field managers' fields are left alone."""
+        meta = manifest["metadata"]
+        path = (
+            f"/api/v1/namespaces/{meta['namespace']}/configmaps/{meta['name']}"
+            "?fieldManager=costreport&force=true"
+        )
+        await self._request("PATCH", path, dict(manifest), "application/apply-patch+yaml")
+
+    async def delete_configmap(self, namespace: str, name: str) -> None:
+        """Delete a ConfigMap; absent is fine."""
+        path = f"/api/v1/namespaces/{namespace}/configmaps/{name}"
+        await self._request("DELETE", path, ok_missing=True)
+
+    async def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A ConfigMap, or None when absent."""
+        path = f"/api/v1/namespaces/{namespace}/configmaps/{name}"
+        found: dict[str, Any] | None = await self._request("GET", path, ok_missing=True)
+        return found
+
+    async def post_event(
+        self, ref: ReportRef, uid: str, type_: str, reason: str, message: str
+    ) -> None:
+        """A core/v1 Event about the report (in its namespace, or `default` for cluster ones)."""
+        namespace = ref.namespace or "default"
+        now = datetime.now(tz=UTC)
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{ref.name}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": ref.kind,
+                "name": ref.name,
+                "namespace": ref.namespace or "",
+                "uid": uid,
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message,
+            "source": {"component": self.component},
+            "firstTimestamp": format_timestamp(now),
+            "lastTimestamp": format_timestamp(now),
+            "count": 1,
+        }
+        await self._request("POST", f"/api/v1/namespaces/{namespace}/events", event)
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _write_temp(data: bytes) -> str:
+    handle = tempfile.NamedTemporaryFile(delete=False, suffix=".pem")  # noqa: SIM115
+    handle.write(data)
+    handle.close()
+    return handle.name
