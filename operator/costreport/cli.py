@@ -23,6 +23,7 @@ from costreport.model.errors import InvalidParameter, SourceUnavailable
 from costreport.model.pricing import load_pricing
 from costreport.model.query import AssetQuery
 from costreport.model.window import parse_accumulate, parse_duration, parse_window
+from costreport.sources.kubernetes import KubeClient
 from costreport.sources.sample import SampleSource
 from costreport.sources.service import query_allocations, query_assets
 
@@ -273,6 +274,16 @@ CURL_EXAMPLES = (
 )
 
 
+def kubernetes_reader() -> KubeClient | None:
+    """A Kubernetes client when running in a pod (to serve reports), else None."""
+    if not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return None
+    import kopf
+
+    info = kopf.login_with_service_account(settings=kopf.OperatorSettings())
+    return KubeClient.from_connection(info) if info is not None else None
+
+
 def serve(args: argparse.Namespace, banner: str = "") -> None:
     """Run the API until SIGINT/SIGTERM (aiohttp shuts down gracefully on both)."""
     from aiohttp import web
@@ -284,8 +295,9 @@ def serve(args: argparse.Namespace, banner: str = "") -> None:
     settings = ApiSettings(
         cors=not getattr(args, "no_cors", False),
         cache_bytes=getattr(args, "cache_mb", 256) * 1024 * 1024,
+        operator_namespace=os.environ.get("POD_NAMESPACE", "default"),
     )
-    app = create_app(build_source(args), settings)
+    app = create_app(build_source(args), settings, kubernetes_reader())
     host = getattr(args, "host", "127.0.0.1")
     examples = "\n".join(c.format(host=host, port=args.port) for c in CURL_EXAMPLES)
     print(

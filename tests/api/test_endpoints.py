@@ -118,7 +118,7 @@ async def test_openapi_documents_every_route(tiny_client: TestClient) -> None:
         if r.method == "GET" and r.resource is not None
     }
     assert routes <= set(served["paths"])
-    assert len(routes) == 16
+    assert len(routes) == 17
 
 
 async def test_health_endpoints(tiny_client: TestClient) -> None:

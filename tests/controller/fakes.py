@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from costreport.controller.reconcile import ReportRef
+from costreport.model.report import ReportRef
 
 TINY_DAY = "2026-11-01T00:00:00Z,2026-11-02T00:00:00Z"
 

@@ -8,7 +8,6 @@ import pytest
 
 from costreport.controller.reconcile import (
     InvalidSpec,
-    ReportRef,
     due_at,
     is_due,
     next_run_time,
@@ -17,6 +16,7 @@ from costreport.controller.reconcile import (
     set_condition,
 )
 from costreport.controller.spec import CostReportSpec
+from costreport.model.report import ReportRef
 
 NOW = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
 NS = ReportRef("CostReport", "a", "r")

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 from aiohttp import web
@@ -32,6 +32,7 @@ from costreport.model.asset import AssetSet
 from costreport.model.cluster import ClusterSource
 from costreport.model.errors import InvalidParameter, SourceUnavailable
 from costreport.model.query import AllocationQuery, AssetQuery
+from costreport.model.report import configmap_name
 from costreport.model.window import (
     Window,
     parse_accumulate,
@@ -59,11 +60,21 @@ AUTOCOMPLETE_FIELDS = (
 )
 
 
+@runtime_checkable
+class ConfigMapReader(Protocol):
+    """Reads the operator's result ConfigMaps (a `KubeClient` in a cluster, a fake in tests)."""
+
+    async def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The ConfigMap, or None when absent."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
     """Server behaviour that is configuration, not request input."""
 
     cors: bool = True
+    operator_namespace: str = "default"
     utc_offset: timedelta = timedelta(0)
     cache_bytes: int = 256 * 1024 * 1024
     cache_ttl_seconds: float = 60.0
@@ -75,6 +86,7 @@ CACHE_KEY = web.AppKey("cache", ResponseCache)
 METRICS_KEY = web.AppKey("metrics", ApiMetrics)
 STATE_KEY = web.AppKey("state", dict)
 ROWS_KEY = web.RequestKey("rows", int)
+REPORTS_KEY = web.AppKey("reports", object)
 
 
 def json_response(
@@ -379,6 +391,48 @@ async def handle_metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+CLUSTER_SCOPE = "_cluster"
+
+
+async def handle_report(request: web.Request) -> web.Response:
+    """`/reports/{namespace}/{name}`: a report's latest rows from the operator's ConfigMaps.
+
+    ClusterCostReports are under the namespace `_cluster` (their ConfigMaps live in the
+    operator's namespace).
+    """
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    reader = request.app[REPORTS_KEY]
+    if reader is None:
+        message = "reports are served only in a cluster: no Kubernetes API is configured"
+        return json_response(error_body(404, message), status=404)
+    assert isinstance(reader, ConfigMapReader)
+    cm_namespace = request.app[SETTINGS_KEY].operator_namespace
+    if namespace != CLUSTER_SCOPE:
+        cm_namespace = namespace
+    first = await reader.get_configmap(cm_namespace, configmap_name(name))
+    if first is None:
+        message = f"no result for report {namespace}/{name} yet"
+        return json_response(error_body(404, message), status=404)
+    data = first.get("data") or {}
+    count = int(str(data.get("part", "1/1")).split("/")[1])
+    parts = [first]
+    for index in range(1, count):
+        part = await reader.get_configmap(cm_namespace, configmap_name(name, index))
+        if part is None:
+            raise SourceUnavailable(f"report {namespace}/{name} part {index + 1} is missing")
+        parts.append(part)
+    rows: list[Any] = []
+    for part in parts:
+        rows.extend(orjson.loads((part.get("data") or {}).get("rows.json", "[]")))
+    body = {
+        "report": f"{namespace}/{name}",
+        "parts": count,
+        "summary": orjson.loads(data.get("summary.json", "{}")),
+        "rows": rows,
+    }
+    return json_response(success_body(body))
+
+
 async def handle_healthz(request: web.Request) -> web.Response:
     """Liveness: the process serves requests."""
     return web.Response(text="ok")
@@ -496,8 +550,12 @@ async def _start_readiness(app: web.Application) -> Any:
     task.cancel()
 
 
-def create_app(source: ClusterSource, settings: ApiSettings | None = None) -> web.Application:
-    """The API application over a source."""
+def create_app(
+    source: ClusterSource,
+    settings: ApiSettings | None = None,
+    reports: ConfigMapReader | None = None,
+) -> web.Application:
+    """The API application over a source (and the operator's ConfigMaps when in a cluster)."""
     settings = settings or ApiSettings()
     app = web.Application(
         middlewares=[
@@ -511,6 +569,7 @@ def create_app(source: ClusterSource, settings: ApiSettings | None = None) -> we
     app[CACHE_KEY] = ResponseCache(settings.cache_bytes, settings.cache_ttl_seconds)
     app[METRICS_KEY] = ApiMetrics()
     app[STATE_KEY] = {}
+    app[REPORTS_KEY] = reports
     for path, handler in ROUTES:
         app.router.add_get(path, handler)
         app.router.add_get("/model" + path, handler)
@@ -518,5 +577,6 @@ def create_app(source: ClusterSource, settings: ApiSettings | None = None) -> we
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/readyz", handle_readyz)
     app.router.add_get("/openapi.json", handle_openapi)
+    app.router.add_get("/reports/{namespace}/{name}", handle_report)
     app.cleanup_ctx.append(_start_readiness)
     return app

@@ -240,6 +240,24 @@ def build_openapi() -> dict[str, Any]:
             assets,
             "assets",
         )
+    paths["/reports/{namespace}/{name}"] = {
+        "get": {
+            "summary": "A CostReport's latest rows (namespace `_cluster` for ClusterCostReports)",
+            "tags": ["reports"],
+            "parameters": [
+                {"name": "namespace", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "The report's rows, summary and number of ConfigMap parts",
+                    "content": {"application/json": {"schema": _envelope({"type": "object"})}},
+                },
+                "404": {"description": "No result yet, or no Kubernetes API configured"},
+                "503": ERRORS["503"],
+            },
+        }
+    }
     paths["/metrics"] = {
         "get": {
             "summary": "Prometheus metrics",

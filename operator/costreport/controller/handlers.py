@@ -13,9 +13,9 @@ from typing import Any
 
 import kopf
 
-from costreport.controller.kube import KubeClient
-from costreport.controller.outputs import GROUP, VERSION
 from costreport.controller.scheduler import ReportScheduler
+from costreport.model.report import GROUP, VERSION
+from costreport.sources.kubernetes import KubeClient
 
 
 @kopf.on.startup()

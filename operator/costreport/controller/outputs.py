@@ -17,10 +17,9 @@ from typing import Any
 import orjson
 
 from costreport.model.allocation import NUMERIC_FIELDS, AllocationSetRange
+from costreport.model.report import GROUP, VERSION, configmap_name
 
 PART_LIMIT_BYTES = 900 * 1024
-GROUP = "costreport.io"
-VERSION = "v1alpha1"
 MANAGED_BY: dict[str, str] = {"app.kubernetes.io/managed-by": "costreport"}
 
 
@@ -42,9 +41,7 @@ def _csv_line(row: Mapping[str, Any]) -> str:
 CSV_HEADER = "windowStart,windowEnd,name," + ",".join(NUMERIC_FIELDS) + "\n"
 
 
-def part_name(report: str, index: int) -> str:
-    """`<report>-costreport` for the first part, `<report>-costreport-<n>` after it."""
-    return f"{report}-costreport" if index == 0 else f"{report}-costreport-{index + 1}"
+part_name = configmap_name
 
 
 def split_rows(

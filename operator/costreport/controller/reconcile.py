@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from costreport.engine.params import parse_allocation_query
 from costreport.model.allocation import AllocationSetRange
 from costreport.model.errors import InvalidParameter
 from costreport.model.query import AllocationQuery
+from costreport.model.report import ReportRef
 from costreport.model.window import parse_duration
 
 RETRY_BASE_SECONDS = 30.0
@@ -37,20 +37,6 @@ MONEY_FIELDS = (
 
 class InvalidSpec(ValueError):
     """A spec the schema accepted but costreport cannot run; reported in a condition."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRef:
-    """Which report: kind, namespace (None for a ClusterCostReport) and name."""
-
-    kind: str
-    namespace: str | None
-    name: str
-
-    @property
-    def key(self) -> str:
-        """`namespace/name` or `name` for cluster-scoped reports."""
-        return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
 
 # -- what to compute ---------------------------------------------------------------

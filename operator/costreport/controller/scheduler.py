@@ -23,7 +23,6 @@ from pydantic import ValidationError
 from costreport.controller.outputs import build_configmaps
 from costreport.controller.reconcile import (
     InvalidSpec,
-    ReportRef,
     failure_status,
     is_due,
     query_key,
@@ -36,6 +35,7 @@ from costreport.model.allocation import AllocationSetRange
 from costreport.model.cluster import ClusterSource
 from costreport.model.errors import SourceUnavailable
 from costreport.model.query import AllocationQuery
+from costreport.model.report import ReportRef
 from costreport.sources.service import query_allocations
 
 log = logging.getLogger("costreport.operator")

@@ -1,4 +1,4 @@
-"""The operator's Kubernetes calls over aiohttp (no `kubernetes` client: it costs memory).
+"""Kubernetes API calls over aiohttp (no `kubernetes` client: it costs memory).
 
 Credentials come from kopf's login helpers (service account in a pod, kubeconfig elsewhere),
 so the operator and kopf authenticate the same way. Every call has a timeout; a 404 on delete is
@@ -17,10 +17,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from costreport.controller.outputs import GROUP, VERSION
-from costreport.controller.reconcile import ReportRef, format_timestamp
-
-PLURALS = {"CostReport": "costreports", "ClusterCostReport": "clustercostreports"}
+from costreport.model.report import GROUP, PLURALS, VERSION, ReportRef
 
 
 class KubeError(RuntimeError):
@@ -146,8 +143,8 @@ class KubeClient:
             "reason": reason,
             "message": message,
             "source": {"component": self.component},
-            "firstTimestamp": format_timestamp(now),
-            "lastTimestamp": format_timestamp(now),
+            "firstTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "lastTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "count": 1,
         }
         await self._request("POST", f"/api/v1/namespaces/{namespace}/events", event)
