@@ -21,8 +21,8 @@ demo: setup
 	$(BIN)/costreport demo
 
 lint:
-	$(BIN)/ruff check operator tests benchmarks
-	$(BIN)/ruff format --check operator tests benchmarks
+	$(BIN)/ruff check operator tests benchmarks e2e
+	$(BIN)/ruff format --check operator tests benchmarks e2e
 
 typecheck:
 	$(BIN)/mypy

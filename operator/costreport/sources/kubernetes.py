@@ -85,6 +85,17 @@ class KubeClient:
                 raise KubeError(f"{method} {path}: {response.status} {payload[:500]!r}")
             return orjson.loads(payload) if payload else None
 
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        ok_missing: bool = False,
+    ) -> Any:
+        """Any API call: the decoded JSON answer (None for 404 when `ok_missing`)."""
+        return await self._request(method, path, body, content_type, ok_missing)
+
     @staticmethod
     def report_path(ref: ReportRef) -> str:
         """API path of a report object."""

@@ -1,0 +1,133 @@
+"""End-to-end tests against the cluster in KUBECONFIG; skipped with a reason without one.
+
+They install the CRDs, run `costreport operator --source sample` as a local process against
+the cluster, apply the reports in `examples/`, and check what users see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import kopf
+import pytest
+import yaml
+
+from costreport.sources.kubernetes import KubeClient, KubeError
+
+ROOT = Path(__file__).resolve().parents[1]
+OPERATOR_NAMESPACE = "costreport-e2e"
+BIN = Path(sys.executable).parent / "costreport"
+
+
+def _connection() -> Any:
+    settings = kopf.OperatorSettings()
+    try:
+        return kopf.login_with_kubeconfig(settings=settings)
+    except Exception as error:  # a broken kubeconfig is also "no cluster"
+        pytest.skip(f"no usable KUBECONFIG ({error}); e2e needs a real cluster")
+
+
+@pytest.fixture(scope="session")
+def connection() -> Any:
+    if not os.environ.get("KUBECONFIG") and not (Path.home() / ".kube" / "config").exists():
+        pytest.skip("no cluster: set KUBECONFIG to a reachable cluster to run e2e/")
+    info = _connection()
+    if info is None:
+        pytest.skip("no cluster: the kubeconfig has no current context")
+
+    async def reachable() -> bool:
+        client = KubeClient.from_connection(info)
+        try:
+            await client.request("GET", "/version")
+            return True
+        except Exception:
+            return False
+        finally:
+            await client.close()
+
+    if not asyncio.run(reachable()):
+        pytest.skip(f"no cluster: the API server {info.server} does not answer")
+    return info
+
+
+@pytest.fixture
+async def kube(connection: Any) -> AsyncIterator[KubeClient]:
+    client = KubeClient.from_connection(connection)
+    yield client
+    await client.close()
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    """The YAML documents of a file."""
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def api_path(obj: dict[str, Any]) -> str:
+    """The API path of an object (for server-side apply)."""
+    kind, meta = obj["kind"], obj["metadata"]
+    version = obj["apiVersion"]
+    base = f"/api/{version}" if "/" not in version else f"/apis/{version}"
+    plural = {
+        "CustomResourceDefinition": "customresourcedefinitions",
+        "Namespace": "namespaces",
+        "ServiceAccount": "serviceaccounts",
+        "RoleBinding": "rolebindings",
+        "ClusterRole": "clusterroles",
+        "CostReport": "costreports",
+        "ClusterCostReport": "clustercostreports",
+    }[kind]
+    namespace = meta.get("namespace")
+    if namespace and kind not in ("Namespace", "ClusterRole", "CustomResourceDefinition"):
+        return f"{base}/namespaces/{namespace}/{plural}/{meta['name']}"
+    return f"{base}/{plural}/{meta['name']}"
+
+
+async def apply(kube: KubeClient, obj: dict[str, Any]) -> Any:
+    """Server-side apply as the e2e field manager."""
+    path = api_path(obj) + "?fieldManager=costreport-e2e&force=true"
+    return await kube.request("PATCH", path, obj, "application/apply-patch+yaml")
+
+
+async def wait_for(check: Any, timeout: float = 180.0, every: float = 2.0) -> Any:
+    """Poll `check()` until it returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            last = await check()
+        except KubeError as error:
+            last = error
+        if last and not isinstance(last, KubeError):
+            return last
+        await asyncio.sleep(every)
+    raise AssertionError(f"timed out waiting; last answer: {last!r}")
+
+
+@pytest.fixture(scope="session")
+def operator_process(connection: Any) -> Iterator[subprocess.Popen[bytes]]:
+    """`costreport operator` running locally against the cluster."""
+    env = {**os.environ, "POD_NAMESPACE": OPERATOR_NAMESPACE}
+    process = subprocess.Popen(
+        [
+            str(BIN),
+            "operator",
+            "--source",
+            "sample",
+            "--tick-seconds",
+            "5",
+            "--liveness-port",
+            "18080",
+            "--log-format",
+            "text",
+        ],
+        env=env,
+    )
+    yield process
+    process.terminate()
+    process.wait(timeout=30)
