@@ -24,6 +24,7 @@ from costreport.model.pricing import load_pricing
 from costreport.model.query import AssetQuery
 from costreport.model.window import parse_accumulate, parse_duration, parse_window
 from costreport.sources.kubernetes import KubeClient
+from costreport.sources.prometheus import PrometheusConfig, PrometheusSource
 from costreport.sources.sample import SampleSource
 from costreport.sources.service import query_allocations, query_assets
 
@@ -42,7 +43,9 @@ TABLE_COLUMNS = (
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """Options that choose and configure the cluster-data source (shared by every command)."""
     group = parser.add_argument_group("source")
-    group.add_argument("--source", choices=["sample"], default="sample")
+    group.add_argument(
+        "--source", choices=["sample", "prometheus"], default=os.environ.get("SOURCE", "sample")
+    )
     group.add_argument("--cluster", default="sample-cluster", help="cluster id of the sample")
     group.add_argument("--scale", type=float, default=1.0, help="sample pod-count multiplier")
     group.add_argument("--seed", type=int, default=42, help="sample random seed")
@@ -53,11 +56,48 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         help="Prometheus HTTP API base URL (env PROMETHEUS_URL)",
     )
     group.add_argument("--cluster-id", default=os.environ.get("CLUSTER_ID"), help="cluster id")
+    group.add_argument("--cluster-label", default="cluster_id", help="cluster label in series")
+    group.add_argument("--prometheus-token-file", help="file holding a bearer token for Prometheus")
+    group.add_argument(
+        "--prometheus-header",
+        action="append",
+        default=[],
+        help="extra header for Prometheus, e.g. X-Scope-OrgID=tenant (repeatable)",
+    )
+    group.add_argument("--prometheus-ca", help="CA bundle for Prometheus' TLS certificate")
+    group.add_argument("--prometheus-timeout", type=float, default=60.0, help="seconds per query")
+    group.add_argument("--scrape-interval", type=float, default=60.0, help="seconds")
 
 
 def build_source(args: argparse.Namespace) -> ClusterSource:
     """The source the command-line options describe."""
     pricing = load_pricing(args.pricing)
+    if args.source == "prometheus":
+        if not args.prometheus_url:
+            raise InvalidParameter(
+                "prometheus-url", "", "the Prometheus base URL (or env PROMETHEUS_URL)"
+            )
+        token = None
+        if args.prometheus_token_file:
+            with open(args.prometheus_token_file) as handle:
+                token = handle.read().strip()
+        headers = {}
+        for item in args.prometheus_header:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise InvalidParameter("prometheus-header", item, "Name=value")
+            headers[key.strip()] = value.strip()
+        config = PrometheusConfig(
+            url=args.prometheus_url,
+            cluster_label=args.cluster_label,
+            default_cluster=args.cluster_id or "default-cluster",
+            bearer_token=token,
+            headers=headers,
+            ca_file=args.prometheus_ca,
+            timeout_seconds=args.prometheus_timeout,
+            scrape_interval_seconds=args.scrape_interval,
+        )
+        return PrometheusSource(config, pricing)
     cluster = args.cluster_id or args.cluster
     return SampleSource(cluster=cluster, scale=args.scale, seed=args.seed, pricing=pricing)
 

@@ -27,7 +27,9 @@ class TinySource:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def cluster_data(self, window: Window, *, resolution_seconds: float) -> ClusterData:
+    async def cluster_data(
+        self, window: Window, *, resolution_seconds: float, step_seconds: float | None = None
+    ) -> ClusterData:
         self.calls += 1
         return tiny_cluster()
 
@@ -40,7 +42,9 @@ class DownSource:
 
     name = "down"
 
-    async def cluster_data(self, window: Window, *, resolution_seconds: float) -> ClusterData:
+    async def cluster_data(
+        self, window: Window, *, resolution_seconds: float, step_seconds: float | None = None
+    ) -> ClusterData:
         raise SourceUnavailable("prometheus at http://127.0.0.1:1 refused the connection")
 
     async def check(self) -> None:

@@ -26,7 +26,9 @@ class Source:
     def __init__(self) -> None:
         self.down = False
 
-    async def cluster_data(self, window: Window, *, resolution_seconds: float) -> ClusterData:
+    async def cluster_data(
+        self, window: Window, *, resolution_seconds: float, step_seconds: float | None = None
+    ) -> ClusterData:
         if self.down:
             raise SourceUnavailable("prometheus timed out after 30s")
         return tiny_cluster()

@@ -256,8 +256,13 @@ class ClusterSource(Protocol):
 
     name: str
 
-    async def cluster_data(self, window: Window, *, resolution_seconds: float) -> ClusterData:
-        """Return the cluster's data covering `window` (raises SourceUnavailable on failure)."""
+    async def cluster_data(
+        self, window: Window, *, resolution_seconds: float, step_seconds: float | None = None
+    ) -> ClusterData:
+        """The cluster's data covering `window`, for step sets of `step_seconds` (None: one).
+
+        Raises SourceUnavailable when the backend fails.
+        """
         ...
 
     async def check(self) -> None:

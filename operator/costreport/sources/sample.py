@@ -693,8 +693,10 @@ class SampleSource:
             )
         return self._data
 
-    async def cluster_data(self, window: Window, *, resolution_seconds: float) -> ClusterData:
-        """The history overlapping `window` (resolution is irrelevant: the data is exact)."""
+    async def cluster_data(
+        self, window: Window, *, resolution_seconds: float, step_seconds: float | None = None
+    ) -> ClusterData:
+        """The history overlapping `window` (exact data: resolution and step do not matter)."""
         return restrict(self.data(), window)
 
     async def check(self) -> None:

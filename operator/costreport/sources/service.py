@@ -30,7 +30,9 @@ async def fetch_for(
 ) -> ClusterData:
     """The source's data for everything a query over `window` in `step` sets will read."""
     return await source.cluster_data(
-        covered_window(window, step), resolution_seconds=resolution.total_seconds()
+        covered_window(window, step),
+        resolution_seconds=resolution.total_seconds(),
+        step_seconds=step.total_seconds() if step else None,
     )
 
 

@@ -1,0 +1,451 @@
+"""A real Prometheus for tests: simulate a cluster, write its metrics, backfill, serve.
+
+`SimCluster` holds the ground truth (exact pod lifetimes, requests, usage, prices) as a
+`ClusterData`, so the expected costs are the engine's answer on the truth, and writes what
+kube-state-metrics and cAdvisor would have exported, scraped every `scrape` seconds, as
+OpenMetrics. `backfill` runs `promtool tsdb create-blocks-from openmetrics`; `PrometheusServer`
+starts Debian's `prometheus` on a free loopback port over those blocks and stops it afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from costreport.model.cluster import (
+    GIB,
+    ClusterData,
+    Container,
+    Node,
+    PersistentVolume,
+    Pod,
+    UsageSegments,
+    VolumeMount,
+)
+from costreport.model.window import Window
+
+
+@dataclass(slots=True)
+class SimContainer:
+    name: str
+    cpu_request: float
+    cpu_usage: float
+    ram_request: float
+    ram_usage: float
+    gpu_request: float = 0.0
+
+
+@dataclass(slots=True)
+class SimPod:
+    cluster: str
+    namespace: str
+    name: str
+    node: str
+    start: float
+    end: float
+    containers: list[SimContainer]
+    owner_kind: str = ""
+    owner_name: str = ""
+    replicaset_owner: tuple[str, str] | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    completed: bool = False  # a Job pod: KSM reports its completion time
+    deleted: bool = False  # deleted while running: KSM saw the deletion timestamp
+    claim: str = ""
+
+    @property
+    def uid(self) -> str:
+        return f"uid-{self.cluster}-{self.namespace}-{self.name}"
+
+
+@dataclass(slots=True)
+class SimNode:
+    cluster: str
+    name: str
+    start: float
+    end: float
+    cpus: float
+    ram_gib: float
+    instance_type: str
+    cpu_price: float
+    ram_price: float
+    gpus: float = 0.0
+    gpu_price: float = 0.0
+    spot: bool = False
+    export_prices: bool = False  # OpenCost's exporter publishes node_*_hourly_cost
+
+
+@dataclass(slots=True)
+class SimVolume:
+    cluster: str
+    name: str
+    gib: float
+    price: float
+    claim_namespace: str = ""
+    claim_name: str = ""
+
+
+@dataclass(slots=True)
+class SimCluster:
+    """Ground truth of a small cluster over [start, end), scraped every `scrape` seconds."""
+
+    start: float
+    end: float
+    scrape: float = 30.0
+    nodes: list[SimNode] = field(default_factory=list)
+    pods: list[SimPod] = field(default_factory=list)
+    volumes: list[SimVolume] = field(default_factory=list)
+    linger: float = 60.0  # finished pod objects stay this long (KSM keeps exporting them)
+
+    def scrapes(self, a: float, b: float) -> np.ndarray:
+        """Scrape times in [a, b)."""
+        first = math.ceil((max(a, self.start) - self.start) / self.scrape)
+        last = math.ceil((min(b, self.end) - self.start) / self.scrape)
+        return self.start + np.arange(first, max(first, last)) * self.scrape
+
+    # -- the truth -----------------------------------------------------------------------
+    def truth(self) -> ClusterData:
+        """The exact cluster as the engine sees it."""
+        node_rows = [
+            Node(
+                n.cluster,
+                n.name,
+                n.start,
+                n.end,
+                n.cpus,
+                n.ram_gib * GIB,
+                n.cpu_price,
+                n.ram_price,
+                gpu_count=n.gpus,
+                gpu_price=n.gpu_price,
+                spot=n.spot,
+                instance_type=n.instance_type,
+                provider_id=f"i-{n.name}",
+            )
+            for n in self.nodes
+        ]
+        pods, containers, rows, mounts = [], [], [], []
+        for p in self.pods:
+            if p.end <= self.start or p.start >= self.end:
+                continue
+            pods.append(
+                Pod(
+                    p.cluster,
+                    p.namespace,
+                    p.name,
+                    p.node,
+                    *_kind(p),
+                    p.labels,
+                    provider_id=f"i-{p.node}",
+                    uid=p.uid,
+                )
+            )
+            if p.claim:
+                mounts.append(VolumeMount(len(pods) - 1, p.namespace, p.claim))
+            for c in p.containers:
+                containers.append(Container(len(pods) - 1, c.name))
+                rows.append(
+                    {
+                        "container": len(containers) - 1,
+                        "start": max(p.start, self.start),
+                        "end": min(p.end, self.end),
+                        "cpu_request": c.cpu_request,
+                        "cpu_usage": c.cpu_usage,
+                        "ram_request": c.ram_request * GIB,
+                        "ram_usage": c.ram_usage * GIB,
+                        "gpu_request": c.gpu_request,
+                    }
+                )
+        volumes = [
+            PersistentVolume(
+                v.cluster,
+                v.name,
+                self.start,
+                self.end,
+                v.gib * GIB,
+                v.price,
+                claim_namespace=v.claim_namespace,
+                claim_name=v.claim_name,
+                claim_bytes=v.gib * GIB,
+            )
+            for v in self.volumes
+        ]
+        window = Window(_dt(self.start), _dt(self.end))
+        return ClusterData(
+            window,
+            node_rows,
+            pods,
+            containers,
+            UsageSegments.from_rows(rows),
+            volumes=volumes,
+            mounts=mounts,
+        )
+
+    # -- the metrics ---------------------------------------------------------------------
+    def write_openmetrics(self, out: TextIO) -> int:
+        """Write every series, family by family; returns the number of samples written."""
+        families: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {}
+
+        def add(
+            name: str, labels: dict[str, str], times: np.ndarray, values: np.ndarray | float
+        ) -> None:
+            if len(times) == 0:
+                return
+            text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+            vals = np.broadcast_to(np.asarray(values, dtype=np.float64), times.shape)
+            families.setdefault(name, []).append((text, times, vals))
+
+        for n in self.nodes:
+            t = self.scrapes(n.start, n.end)
+            base = {"cluster_id": n.cluster, "node": n.name}
+            add("kube_node_info", {**base, "provider_id": f"i-{n.name}"}, t, 1)
+            add("kube_node_created", base, t, n.start)
+            labels = {**base, "label_node_kubernetes_io_instance_type": n.instance_type}
+            if n.spot:
+                labels["label_node_kubernetes_io_lifecycle"] = "spot"
+            add("kube_node_labels", labels, t, 1)
+            for resource, value in (
+                ("cpu", n.cpus),
+                ("memory", n.ram_gib * GIB),
+                ("nvidia_com_gpu", n.gpus),
+            ):
+                if value:
+                    add("kube_node_status_capacity", {**base, "resource": resource}, t, value)
+                    add("kube_node_status_allocatable", {**base, "resource": resource}, t, value)
+            if n.export_prices:
+                add("node_cpu_hourly_cost", base, t, n.cpu_price)
+                add("node_ram_hourly_cost", base, t, n.ram_price)
+                add("node_gpu_hourly_cost", base, t, n.gpu_price)
+        for p in self.pods:
+            lingering = p.end + (self.linger if p.completed or p.deleted else 0.0)
+            t_obj = self.scrapes(p.start, lingering)
+            t_run = self.scrapes(p.start, p.end)
+            pod = {"cluster_id": p.cluster, "namespace": p.namespace, "pod": p.name, "uid": p.uid}
+            add("kube_pod_info", {**pod, "node": p.node}, t_obj, 1)
+            add("kube_pod_start_time", pod, t_obj, p.start)
+            if p.completed:
+                add("kube_pod_completion_time", pod, self.scrapes(p.end, lingering), p.end)
+            if p.deleted:
+                add("kube_pod_deletion_timestamp", pod, self.scrapes(p.end, lingering), p.end)
+            if p.owner_kind:
+                add(
+                    "kube_pod_owner",
+                    {**pod, "owner_kind": p.owner_kind, "owner_name": p.owner_name},
+                    t_obj,
+                    1,
+                )
+            if p.replicaset_owner:
+                rs = {
+                    "cluster_id": p.cluster,
+                    "namespace": p.namespace,
+                    "replicaset": p.owner_name,
+                    "owner_kind": p.replicaset_owner[0],
+                    "owner_name": p.replicaset_owner[1],
+                }
+                add("kube_replicaset_owner", rs, t_obj, 1)
+            if p.labels:
+                add(
+                    "kube_pod_labels",
+                    {**pod, **{f"label_{k}": v for k, v in p.labels.items()}},
+                    t_obj,
+                    1,
+                )
+            if p.claim:
+                add(
+                    "kube_pod_spec_volumes_persistentvolumeclaims_info",
+                    {**pod, "persistentvolumeclaim": p.claim, "volume": "data"},
+                    t_obj,
+                    1,
+                )
+            for c in p.containers:
+                cont = {**pod, "container": c.name}
+                add("kube_pod_container_state_started", cont, t_obj, p.start)
+                running = (t_obj < p.end).astype(np.float64)
+                add("kube_pod_container_status_running", cont, t_obj, running)
+                for resource, value in (
+                    ("cpu", c.cpu_request),
+                    ("memory", c.ram_request * GIB),
+                    ("nvidia_com_gpu", c.gpu_request),
+                ):
+                    if value:
+                        add(
+                            "kube_pod_container_resource_requests",
+                            {**cont, "node": p.node, "resource": resource},
+                            t_obj,
+                            value,
+                        )
+                cad = {
+                    "cluster_id": p.cluster,
+                    "namespace": p.namespace,
+                    "pod": p.name,
+                    "container": c.name,
+                    "node": p.node,
+                }
+                add(
+                    "container_cpu_usage_seconds_total", cad, t_run, (t_run - p.start) * c.cpu_usage
+                )
+                add("container_memory_working_set_bytes", cad, t_run, c.ram_usage * GIB)
+        for v in self.volumes:
+            t = self.scrapes(self.start, self.end)
+            base = {"cluster_id": v.cluster, "persistentvolume": v.name}
+            add("kube_persistentvolume_capacity_bytes", base, t, v.gib * GIB)
+            add("kube_persistentvolume_info", {**base, "storageclass": "ssd"}, t, 1)
+            add("pv_hourly_cost", base, t, v.price)
+            if v.claim_name:
+                add(
+                    "kube_persistentvolume_claim_ref",
+                    {**base, "claim_namespace": v.claim_namespace, "name": v.claim_name},
+                    t,
+                    1,
+                )
+                add(
+                    "kube_persistentvolumeclaim_resource_requests_storage_bytes",
+                    {
+                        "cluster_id": v.cluster,
+                        "namespace": v.claim_namespace,
+                        "persistentvolumeclaim": v.claim_name,
+                    },
+                    t,
+                    v.gib * GIB,
+                )
+        count = 0
+        for name, series in families.items():
+            out.write(f"# TYPE {name} gauge\n")
+            for labels, times, values in series:
+                for t, value in zip(times.tolist(), values.tolist(), strict=True):
+                    out.write(f"{name}{{{labels}}} {value!r} {t:.0f}\n")
+                    count += 1
+        out.write("# EOF\n")
+        return count
+
+
+def _kind(p: SimPod) -> tuple[str, str]:
+    kind, name = p.owner_kind, p.owner_name
+    if p.replicaset_owner:
+        kind, name = p.replicaset_owner
+    if kind == "Job":
+        base, _, suffix = name.rpartition("-")
+        if suffix.isdigit() and len(suffix) in (8, 10):
+            name = base
+    return {
+        "Deployment": "deployment",
+        "StatefulSet": "statefulset",
+        "DaemonSet": "daemonset",
+        "Job": "job",
+        "ReplicaSet": "replicaset",
+        "": "",
+    }[kind], name
+
+
+def _dt(ts: float):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def tools_available() -> str | None:
+    """None when prometheus and promtool are on PATH, else the reason tests must skip."""
+    missing = [tool for tool in ("prometheus", "promtool") if shutil.which(tool) is None]
+    if missing:
+        return (
+            f"{' and '.join(missing)} not installed: run `make test` as root (it installs "
+            "Debian's prometheus package) or install it yourself"
+        )
+    return None
+
+
+def backfill(cluster: SimCluster, data_dir: Path) -> int:
+    """Write the metrics and turn them into TSDB blocks in `data_dir`; returns samples."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "metrics.om"
+        with path.open("w") as out:
+            samples = cluster.write_openmetrics(out)
+        subprocess.run(
+            [
+                "promtool",
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                "--quiet",
+                str(path),
+                str(data_dir),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return samples
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PrometheusServer:
+    """Debian's prometheus on a free loopback port over a data directory; no scraping."""
+
+    def __init__(self, data_dir: Path, scrape: float) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = data_dir / "prometheus.yml"
+        config.write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
+        self.process = subprocess.Popen(
+            [
+                "prometheus",
+                f"--config.file={config}",
+                f"--storage.tsdb.path={data_dir}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--storage.tsdb.retention.time=100y",
+                # Backfilled data has no staleness markers: a short lookback ends dead series.
+                f"--query.lookback-delta={int(scrape * 1.5)}s",
+                "--query.max-samples=200000000",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"prometheus exited with {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("prometheus did not become ready")
+
+    def stop(self) -> None:
+        """Terminate and wait."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def running_prometheus(cluster: SimCluster) -> Iterator[PrometheusServer]:
+    """Backfill `cluster` into a temp dir and serve it (a generator for fixtures)."""
+    with tempfile.TemporaryDirectory() as data:
+        backfill(cluster, Path(data))
+        server = PrometheusServer(Path(data), cluster.scrape)
+        try:
+            yield server
+        finally:
+            server.stop()
