@@ -3,6 +3,7 @@
 # source tests). Installs only when missing and when this user can install Debian packages;
 # otherwise the tests that need them are skipped with a loud reason.
 set -euo pipefail
+bash "$(dirname "$0")/install-helm.sh"
 if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then
   exit 0
 fi

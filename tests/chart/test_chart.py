@@ -1,0 +1,152 @@
+"""The Helm chart: lints, renders valid manifests, is hardened, and Argo CD health works."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "costreport"
+HELM = shutil.which("helm") or str(ROOT / ".venv" / "bin" / "helm")
+needs_helm = pytest.mark.skipif(
+    not Path(HELM).exists(), reason="helm not found: run scripts/install-helm.sh (make test does)"
+)
+K8S_VERSION = "1.35.0"
+
+
+def render(*args: str) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        [HELM, "template", "cr", str(CHART), "--namespace", "costreport", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+@needs_helm
+def test_helm_lint_default_and_full_values() -> None:
+    for args in ([], ["-f", str(ROOT / "tests" / "chart" / "full-values.yaml")]):
+        result = subprocess.run([HELM, "lint", str(CHART), *args], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_helm
+@pytest.mark.parametrize("values", [None, "full-values.yaml"])
+def test_every_rendered_manifest_is_valid_kubernetes(values: str | None) -> None:
+    args = ["-f", str(ROOT / "tests" / "chart" / values)] if values else []
+    docs = render(*args)
+    kinds = sorted(d["kind"] for d in docs)
+    expected = [
+        "ClusterRole",
+        "ClusterRole",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+    ]
+    if values:
+        expected = sorted([*expected, "NetworkPolicy", "ServiceMonitor"])
+    assert kinds == sorted(expected)
+    for doc in docs:
+        if doc["kind"] == "ServiceMonitor":
+            continue  # a CRD of the Prometheus Operator: not in the Kubernetes schemas
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def containers() -> dict[str, dict[str, Any]]:
+    [deployment] = [d for d in render() if d["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    return {c["name"]: {**c, "pod": pod} for c in pod["containers"]}
+
+
+@needs_helm
+def test_hardening() -> None:
+    parts = containers()
+    assert set(parts) == {"operator", "api"}
+    for container in parts.values():
+        sc = container["securityContext"]
+        assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"]["drop"] == ["ALL"] and sc["runAsNonRoot"] is True
+        assert container["pod"]["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        assert container["pod"]["securityContext"]["runAsUser"] == 10001
+        assert container["resources"]["limits"]["memory"]
+    assert "--auth=kubernetes" in parts["api"]["args"]
+    assert parts["api"]["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert parts["operator"]["args"][0] == "operator"
+
+
+@needs_helm
+def test_rbac_is_least_privilege() -> None:
+    roles = {d["metadata"]["name"]: d for d in render() if d["kind"] == "ClusterRole"}
+    for role in roles.values():
+        for rule in role["rules"]:
+            assert "secrets" not in rule["resources"]
+            assert "*" not in rule["verbs"] and "*" not in rule["resources"]
+    view = roles["cr-costreport-view"]
+    assert view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+    assert {v for r in view["rules"] for v in r["verbs"]} <= {"get", "list", "watch"}
+    assert "clustercostreports" not in {x for r in view["rules"] for x in r["resources"]}
+
+
+@needs_helm
+def test_auth_none_needs_an_explicit_insecure_flag() -> None:
+    result = subprocess.run(
+        [HELM, "template", "cr", str(CHART), "--set", "api.auth=none"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "api.insecureAllowUnauthenticated=true" in result.stderr
+    docs = render("--set", "api.auth=none", "--set", "api.insecureAllowUnauthenticated=true")
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    api = next(
+        c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "api"
+    )
+    assert "--insecure-allow-unauthenticated" in api["args"]
+
+
+@needs_helm
+def test_pricing_config_map_is_opencost_default_json() -> None:
+    import json
+
+    [cm] = [d for d in render("--set", "pricing.CPU=0.05") if d["kind"] == "ConfigMap"]
+    pricing = json.loads(cm["data"]["default.json"])
+    assert pricing["CPU"] == "0.05" and pricing["RAM"] == "0.004237"
+
+
+def health(obj: dict[str, Any]) -> dict[str, str]:
+    lupa = pytest.importorskip("lupa")
+    lua = lupa.LuaRuntime(unpack_returned_tuples=True)
+    script = (CHART / "argocd" / "health.lua").read_text()
+    run = lua.eval(f"function(obj) {script} end")
+    result = run(lua.table_from(obj, recursive=True))
+    return {"status": result["status"], "message": result["message"]}
+
+
+def report(
+    generation: int, observed: int | None, conditions: list[dict[str, str]]
+) -> dict[str, Any]:
+    obj: dict[str, Any] = {"metadata": {"generation": generation}}
+    if observed is not None:
+        obj["status"] = {"observedGeneration": observed, "conditions": conditions}
+    return obj
+
+
+def test_argocd_health() -> None:
+    ready = {"type": "Ready", "status": "True", "reason": "Computed", "message": "12 rows"}
+    invalid = {"type": "Ready", "status": "False", "reason": "InvalidSpec", "message": "bad"}
+    down = {"type": "Ready", "status": "False", "reason": "PrometheusUnavailable", "message": "x"}
+    assert health(report(1, 1, [ready])) == {"status": "Healthy", "message": "12 rows"}
+    assert health(report(1, 1, [invalid]))["status"] == "Degraded"
+    assert health(report(1, 1, [down]))["status"] == "Progressing"
+    assert health(report(1, None, []))["status"] == "Progressing"
+    assert health(report(2, 1, [ready]))["status"] == "Progressing"
