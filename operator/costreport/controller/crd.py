@@ -19,9 +19,7 @@ AGGREGATE_PATTERN = (
     r"label:[A-Za-z0-9_./-]{1,63}|annotation:[A-Za-z0-9_./-]{1,63})$"
 )
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+$"
-SCHEDULE_PATTERN = (
-    r"^(([0-9]+(ms|s|m|h|d|w))+|([0-9*/,-]+ ){4}[0-9A-Za-z*/,-]+)$"
-)
+SCHEDULE_PATTERN = r"^(([0-9]+(ms|s|m|h|d|w))+|([0-9*/,-]+ ){4}[0-9A-Za-z*/,-]+)$"
 MONEY = r"^[0-9]+(\.[0-9]+)?$"
 
 
@@ -55,8 +53,11 @@ def spec_schema() -> dict[str, Any]:
                 "default": ["namespace"],
                 "items": _s("An aggregation key.", pattern=AGGREGATE_PATTERN, maxLength=80),
             },
-            "step": _s("Length of each step set, e.g. 1d; omit for one set.",
-                       pattern=DURATION_PATTERN, maxLength=16),
+            "step": _s(
+                "Length of each step set, e.g. 1d; omit for one set.",
+                pattern=DURATION_PATTERN,
+                maxLength=16,
+            ),
             "accumulate": _s(
                 "Merge step sets: none, all, or per hour/day/week/month.",
                 enum=["none", "all", "hour", "day", "week", "month"],
@@ -107,8 +108,11 @@ def spec_schema() -> dict[str, Any]:
                         maxLength=20,
                         default="0",
                     ),
-                    "split": _s("weighted by row cost, or even.", enum=["weighted", "even"],
-                                default="weighted"),
+                    "split": _s(
+                        "weighted by row cost, or even.",
+                        enum=["weighted", "even"],
+                        default="weighted",
+                    ),
                     "includeBreakdown": _b("Record per-source shared costs in the outputs."),
                 },
                 "x-kubernetes-validations": [
@@ -121,21 +125,33 @@ def spec_schema() -> dict[str, Any]:
                     }
                 ],
             },
-            "filter": _s("OpenCost v2 filter, e.g. controllerKind:\"deployment\".", maxLength=1024,
-                         default=""),
-            "schedule": _s("An interval (1h, 30m, 1d; at least 1m) or a five-field cron "
-                           "expression (UTC).", pattern=SCHEDULE_PATTERN, maxLength=64,
-                           default="1h"),
+            "filter": _s(
+                'OpenCost v2 filter, e.g. controllerKind:"deployment".', maxLength=1024, default=""
+            ),
+            "schedule": _s(
+                "An interval (1h, 30m, 1d; at least 1m) or a five-field cron expression (UTC).",
+                pattern=SCHEDULE_PATTERN,
+                maxLength=64,
+                default="1h",
+            ),
             "output": {
                 "type": "object",
                 "description": "Where results go besides the status.",
                 "default": {},
                 "properties": {
                     "configMap": _b("Write rows to ConfigMaps <report>-costreport[-N].", True),
-                    "format": _s("Row format in the ConfigMaps.", enum=["json", "csv", "both"],
-                                 default="json"),
-                    "topN": {"type": "integer", "minimum": 0, "maximum": 100, "default": 10,
-                             "description": "Rows kept in status.topRows."},
+                    "format": _s(
+                        "Row format in the ConfigMaps.",
+                        enum=["json", "csv", "both"],
+                        default="json",
+                    ),
+                    "topN": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "maximum": 100,
+                        "default": 10,
+                        "description": "Rows kept in status.topRows.",
+                    },
                 },
             },
             "suspend": _b("Stop computing; the last results stay."),
@@ -150,11 +166,17 @@ def _condition() -> dict[str, Any]:
         "properties": {
             "type": _s("Ready, Reconciling or Stalled.", maxLength=316),
             "status": _s("True, False or Unknown.", enum=["True", "False", "Unknown"]),
-            "observedGeneration": {"type": "integer", "format": "int64", "minimum": 0,
-                                   "description": "Generation the condition describes."},
+            "observedGeneration": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "description": "Generation the condition describes.",
+            },
             "lastTransitionTime": _s("When the status last changed.", format="date-time"),
-            "reason": _s("CamelCase reason, e.g. Computed, InvalidSpec, PrometheusUnavailable.",
-                         maxLength=1024),
+            "reason": _s(
+                "CamelCase reason, e.g. Computed, InvalidSpec, PrometheusUnavailable.",
+                maxLength=1024,
+            ),
             "message": _s("Human-readable detail.", maxLength=32768),
         },
     }
@@ -162,16 +184,23 @@ def _condition() -> dict[str, Any]:
 
 def status_schema() -> dict[str, Any]:
     """Every field the operator writes to status."""
-    money = {k: _s(f"{k} cost.") for k in ("cpu", "ram", "gpu", "pv", "network",
-                                            "loadBalancer", "shared", "idle", "total")}
-    row = {k: _s(k) for k in ("name", "totalCost", "cpuCost", "ramCost", "gpuCost", "pvCost",
-                              "sharedCost")}
+    money = {
+        k: _s(f"{k} cost.")
+        for k in ("cpu", "ram", "gpu", "pv", "network", "loadBalancer", "shared", "idle", "total")
+    }
+    row = {
+        k: _s(k)
+        for k in ("name", "totalCost", "cpuCost", "ramCost", "gpuCost", "pvCost", "sharedCost")
+    }
     return {
         "type": "object",
         "description": "The latest run.",
         "properties": {
-            "observedGeneration": {"type": "integer", "format": "int64",
-                                   "description": "Generation of the last run."},
+            "observedGeneration": {
+                "type": "integer",
+                "format": "int64",
+                "description": "Generation of the last run.",
+            },
             "conditions": {
                 "type": "array",
                 "description": "Ready, Reconciling, Stalled (metav1.Condition).",
@@ -181,25 +210,40 @@ def status_schema() -> dict[str, Any]:
             },
             "lastRunTime": _s("Last successful run.", format="date-time"),
             "lastAttemptTime": _s("Last attempt, successful or not.", format="date-time"),
-            "attemptedGeneration": {"type": "integer", "format": "int64",
-                                    "description": "Generation of the last attempt."},
+            "attemptedGeneration": {
+                "type": "integer",
+                "format": "int64",
+                "description": "Generation of the last attempt.",
+            },
             "consecutiveFailures": {"type": "integer", "description": "Failed runs in a row."},
             "nextRunTime": _s("When the next run is due.", format="date-time"),
-            "coveredWindow": {"type": "object", "description": "Absolute window of the result.",
-                              "properties": {"start": _s("Start."), "end": _s("End.")}},
+            "coveredWindow": {
+                "type": "object",
+                "description": "Absolute window of the result.",
+                "properties": {"start": _s("Start."), "end": _s("End.")},
+            },
             "currency": _s("Currency of every amount."),
-            "totals": {"type": "object", "description": "Totals as decimal strings.",
-                       "properties": money},
+            "totals": {
+                "type": "object",
+                "description": "Totals as decimal strings.",
+                "properties": money,
+            },
             "totalDisplay": _s("Total with currency (printer column)."),
             "idleDisplay": _s("Idle with currency (printer column)."),
             "idleHandling": _s("How idle was handled (idle-handling-declared)."),
             "sharingPolicy": _s("Which sharing rules applied (shared-cost-explicit)."),
-            "topRows": {"type": "array", "maxItems": 100,
-                        "description": "The most expensive rows.",
-                        "items": {"type": "object", "properties": row}},
+            "topRows": {
+                "type": "array",
+                "maxItems": 100,
+                "description": "The most expensive rows.",
+                "items": {"type": "object", "properties": row},
+            },
             "rowCount": {"type": "integer", "description": "Rows in the full result."},
-            "outputs": {"type": "array", "description": "ConfigMaps holding the rows.",
-                        "items": _s("ConfigMap name.")},
+            "outputs": {
+                "type": "array",
+                "description": "ConfigMaps holding the rows.",
+                "items": _s("ConfigMap name."),
+            },
             "lastError": _s("Why the last attempt failed (empty after success)."),
         },
     }
@@ -215,8 +259,11 @@ def crd(kind: str) -> dict[str, Any]:
         {"name": "Total", "type": "string", "jsonPath": ".status.totalDisplay"},
         {"name": "Idle", "type": "string", "jsonPath": ".status.idleDisplay"},
         {"name": "Last run", "type": "date", "jsonPath": ".status.lastRunTime"},
-        {"name": "Ready", "type": "string",
-         "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+        {
+            "name": "Ready",
+            "type": "string",
+            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+        },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
     scope_text = (
