@@ -6,8 +6,12 @@ import argparse
 import asyncio
 import csv
 import io
+import logging
 import os
+import ssl
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -16,6 +20,7 @@ import orjson
 from costreport.engine.assets import parse_asset_aggregate
 from costreport.engine.filters import parse_filter
 from costreport.engine.params import parse_allocation_query
+from costreport.engine.privacy import LabelPolicy, hashed_keys, parse_allow_list
 from costreport.model.allocation import NUMERIC_FIELDS, AllocationSetRange
 from costreport.model.asset import AssetSet
 from costreport.model.cluster import ClusterSource
@@ -67,6 +72,57 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--prometheus-ca", help="CA bundle for Prometheus' TLS certificate")
     group.add_argument("--prometheus-timeout", type=float, default=60.0, help="seconds per query")
     group.add_argument("--scrape-interval", type=float, default=60.0, help="seconds")
+
+
+def add_api_arguments(parser: argparse.ArgumentParser) -> None:
+    """Security and limits of the API server."""
+    group = parser.add_argument_group("security")
+    group.add_argument("--auth", choices=["none", "kubernetes"], default="none")
+    group.add_argument(
+        "--insecure-allow-unauthenticated",
+        action="store_true",
+        help="allow --auth none on a non-loopback address (everyone sees every cost)",
+    )
+    group.add_argument("--token-audience", action="append", default=[], help="TokenReview audience")
+    group.add_argument("--metrics-public", action="store_true", help="serve /metrics to anyone")
+    group.add_argument("--tls-cert", help="serve HTTPS with this certificate (reloaded on change)")
+    group.add_argument("--tls-key", help="private key of --tls-cert")
+    group.add_argument("--max-window-days", type=float, default=400.0)
+    group.add_argument("--max-sets", type=int, default=2000, help="step sets per request")
+    group.add_argument("--rate-limit", type=float, default=20.0, help="requests/s per client")
+    group.add_argument("--client-concurrency", type=int, default=8, help="per client")
+    group.add_argument("--request-timeout", type=float, default=60.0, help="seconds")
+    add_privacy_arguments(parser)
+
+
+def add_privacy_arguments(parser: argparse.ArgumentParser) -> None:
+    """Label and annotation privacy (API, status and ConfigMaps)."""
+    group = parser.add_argument_group("privacy")
+    group.add_argument(
+        "--label-allow-list",
+        help="label/annotation keys that may appear (default: app, team, env, component, "
+        "app.kubernetes.io/*)",
+    )
+    group.add_argument("--hash-label", action="append", default=[], help="hash this key's values")
+    group.add_argument("--hash-key-file", help="secret for --hash-label (HMAC-SHA256)")
+
+
+def label_policy(args: argparse.Namespace) -> LabelPolicy:
+    """The privacy policy the options describe."""
+    secret = b""
+    if args.hash_label:
+        if not args.hash_key_file:
+            raise InvalidParameter("hash-key-file", "", "a file holding the hashing secret")
+        with open(args.hash_key_file, "rb") as handle:
+            secret = handle.read().strip()
+    return LabelPolicy(
+        allowed=parse_allow_list(args.label_allow_list),
+        hashed=hashed_keys(args.hash_label),
+        secret=secret,
+    )
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def build_source(args: argparse.Namespace) -> ClusterSource:
@@ -260,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-cors", action="store_true", help="do not allow every origin")
     serve.add_argument("--cache-mb", type=int, default=256, help="response cache bound")
     serve.add_argument("--log-format", choices=["auto", "json", "text"], default="auto")
+    add_api_arguments(serve)
     add_source_arguments(serve)
 
     op = commands.add_parser("operator", help="run the CostReport operator (kopf)")
@@ -277,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="use kopf peering (for more than one replica) instead of standalone",
     )
     op.add_argument("--log-format", choices=["auto", "json", "text"], default="auto")
+    add_privacy_arguments(op)
     add_source_arguments(op)
     return parser
 
@@ -293,6 +351,7 @@ def run_operator(args: argparse.Namespace) -> None:
         source=build_source(args),
         operator_namespace=os.environ.get("POD_NAMESPACE", "default"),
         tick_seconds=args.tick_seconds,
+        policy=label_policy(args),
     )
     asyncio.run(
         kopf.operator(
@@ -329,22 +388,76 @@ def serve(args: argparse.Namespace, banner: str = "") -> None:
     from aiohttp import web
 
     from costreport.api.app import ApiSettings, create_app
+    from costreport.api.auth import KubernetesAuth
     from costreport.logs import configure_logging
 
     configure_logging(getattr(args, "log_format", "auto"))
+    host = getattr(args, "host", "127.0.0.1")
+    auth_mode = getattr(args, "auth", "none")
+    if auth_mode == "none" and host not in LOOPBACK:
+        if not getattr(args, "insecure_allow_unauthenticated", False):
+            raise InvalidParameter(
+                "auth",
+                "none",
+                f"kubernetes, or none only on a loopback address (not {host}) unless "
+                "--insecure-allow-unauthenticated is given",
+            )
+        logging.getLogger("costreport.api").warning(
+            "serving WITHOUT authentication on a non-loopback address: anyone who can reach "
+            "it reads every namespace's costs"
+        )
     settings = ApiSettings(
         cors=not getattr(args, "no_cors", False),
         cache_bytes=getattr(args, "cache_mb", 256) * 1024 * 1024,
         operator_namespace=os.environ.get("POD_NAMESPACE", "default"),
+        policy=label_policy(args) if hasattr(args, "label_allow_list") else LabelPolicy(),
+        metrics_public=getattr(args, "metrics_public", False),
+        max_window_days=getattr(args, "max_window_days", 400.0),
+        max_sets=getattr(args, "max_sets", 2000),
+        rate_per_second=getattr(args, "rate_limit", 20.0),
+        client_concurrency=getattr(args, "client_concurrency", 8),
+        request_timeout_seconds=getattr(args, "request_timeout", 60.0),
     )
-    app = create_app(build_source(args), settings, kubernetes_reader())
-    host = getattr(args, "host", "127.0.0.1")
+    reader = kubernetes_reader()
+    auth = None
+    if auth_mode == "kubernetes":
+        if reader is None:
+            raise InvalidParameter("auth", "kubernetes", "none outside a cluster (no API server)")
+        auth = KubernetesAuth(reader, tuple(getattr(args, "token_audience", [])))
+    app = create_app(build_source(args), settings, reader, auth)
+    ssl_context = tls_context(getattr(args, "tls_cert", None), getattr(args, "tls_key", None))
     examples = "\n".join(c.format(host=host, port=args.port) for c in CURL_EXAMPLES)
     print(
         f"{banner}serving the {args.source} source on http://{host}:{args.port}; try:\n{examples}",
         flush=True,
     )
-    web.run_app(app, host=host, port=args.port, print=None)
+    web.run_app(app, host=host, port=args.port, print=None, ssl_context=ssl_context)
+
+
+def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """An SSL context that reloads the certificate when the files change (every 30 s)."""
+    if not cert and not key:
+        return None
+    if not (cert and key):
+        raise InvalidParameter("tls-cert", cert or key or "", "both --tls-cert and --tls-key")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    stamp = [os.stat(cert).st_mtime, os.stat(key).st_mtime]
+
+    def reload() -> None:
+        while True:
+            time.sleep(30)
+            try:
+                now = [os.stat(cert).st_mtime, os.stat(key).st_mtime]
+                if now != stamp:
+                    context.load_cert_chain(cert, key)
+                    stamp[:] = now
+                    logging.getLogger("costreport.api").info("TLS certificate reloaded")
+            except (OSError, ssl.SSLError):
+                logging.getLogger("costreport.api").exception("TLS certificate reload failed")
+
+    threading.Thread(target=reload, name="tls-reload", daemon=True).start()
+    return context
 
 
 async def run_demo(args: argparse.Namespace) -> str:

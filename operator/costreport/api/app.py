@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any, Protocol, runtime_checkable
@@ -22,14 +22,24 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from costreport.api.auth import (
+    ANONYMOUS,
+    Caller,
+    Forbidden,
+    KubernetesAuth,
+    NoAuth,
+    Unauthenticated,
+)
 from costreport.api.cache import ResponseCache
+from costreport.api.limits import ClientLimiter, TooManyRequests
 from costreport.api.metrics import ApiMetrics
 from costreport.engine.assets import parse_asset_aggregate
 from costreport.engine.filters import parse_filter
 from costreport.engine.params import WINDOW_REQUIRED, parse_allocation_query
+from costreport.engine.privacy import LabelPolicy
 from costreport.model.allocation import AllocationSetRange, format_time
 from costreport.model.asset import AssetSet
-from costreport.model.cluster import ClusterSource
+from costreport.model.cluster import ClusterData, ClusterSource
 from costreport.model.errors import InvalidParameter, SourceUnavailable
 from costreport.model.query import AllocationQuery, AssetQuery
 from costreport.model.report import configmap_name
@@ -39,9 +49,15 @@ from costreport.model.window import (
     parse_duration,
     parse_window,
 )
-from costreport.sources.service import covered_window, query_allocations, query_assets
+from costreport.sources.service import (
+    compute,
+    covered_window,
+    fetch_for_query,
+    query_assets,
+)
 
 log = logging.getLogger("costreport.api")
+audit = logging.getLogger("costreport.audit")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JSON = "application/json"
@@ -75,6 +91,15 @@ class ApiSettings:
 
     cors: bool = True
     operator_namespace: str = "default"
+    policy: LabelPolicy = field(default_factory=LabelPolicy)
+    metrics_public: bool = False
+    max_query_length: int = 4096
+    max_window_days: float = 400.0
+    max_sets: int = 2000
+    rate_per_second: float = 20.0
+    rate_burst: int = 40
+    client_concurrency: int = 8
+    request_timeout_seconds: float = 60.0
     utc_offset: timedelta = timedelta(0)
     cache_bytes: int = 256 * 1024 * 1024
     cache_ttl_seconds: float = 60.0
@@ -86,6 +111,11 @@ CACHE_KEY = web.AppKey("cache", ResponseCache)
 METRICS_KEY = web.AppKey("metrics", ApiMetrics)
 STATE_KEY = web.AppKey("state", dict)
 ROWS_KEY = web.RequestKey("rows", int)
+CALLER_KEY = web.RequestKey("caller", Caller)
+AUTH_KEY = web.AppKey("auth", object)
+LIMITER_KEY = web.AppKey("limiter", ClientLimiter)
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
+CLUSTER_KEYS = frozenset({"cluster", "node"})
 REPORTS_KEY = web.AppKey("reports", object)
 
 
@@ -170,24 +200,84 @@ def _observe(request: web.Request, endpoint: str, started: float, rows: int) -> 
     request[ROWS_KEY] = rows
 
 
+def _caller(request: web.Request) -> Caller:
+    return request.get(CALLER_KEY) or ANONYMOUS
+
+
+def _auth(request: web.Request) -> KubernetesAuth | NoAuth:
+    auth = request.app[AUTH_KEY]
+    assert isinstance(auth, KubernetesAuth | NoAuth)
+    return auth
+
+
+def check_limits(query: AllocationQuery, settings: ApiSettings) -> None:
+    """Refuse windows and step counts that would make one request unbounded."""
+    days = query.window.duration.total_seconds() / 86400
+    if days > settings.max_window_days:
+        raise InvalidParameter(
+            "window",
+            f"{query.window.to_json()['start']},{query.window.to_json()['end']}",
+            f"a window of at most {settings.max_window_days:g} days",
+        )
+    step = query.step
+    if step is not None and query.window.duration / step > settings.max_sets:
+        raise InvalidParameter(
+            "step", str(step), f"a step giving at most {settings.max_sets} sets for this window"
+        )
+
+
+async def scope(
+    request: web.Request, query: AllocationQuery
+) -> tuple[AllocationQuery, ClusterData | None]:
+    """Confine a query to what the caller may read.
+
+    A cluster-wide reader gets the query as asked. Anyone else gets only the rows of the
+    namespaces they may read (a filter added before aggregation), idle only as the share
+    already distributed to their rows, and a 403 for cluster and node aggregation and for
+    shared costs, which would fold other tenants' costs into the answer.
+    """
+    settings = request.app[SETTINGS_KEY]
+    settings.policy.check(query)
+    check_limits(query, settings)
+    caller = _caller(request)
+    if caller.cluster_wide:
+        return query, None
+    if CLUSTER_KEYS & set(query.aggregate) or not query.aggregate:
+        raise Forbidden("aggregating across namespaces needs cluster-wide access to allocations")
+    if query.sharing_policy()["applied"]:
+        raise Forbidden("shared costs need cluster-wide access to allocations")
+    data = await fetch_for_query(request.app[SOURCE_KEY], query, settings.policy)
+    readable = await _auth(request).readable(caller, {p.namespace for p in data.pods})
+    if not readable:
+        raise Forbidden("no readable namespace in this window")
+    own = "|".join(f'namespace:"{n}"' for n in sorted(readable))
+    confined = f"({own})" + (f"+({query.filter})" if query.filter.strip() else "")
+    update = {"filter": confined, "include_idle": query.include_idle and query.share_idle}
+    return query.model_copy(update=update), data
+
+
 async def handle_allocation(request: web.Request) -> web.Response:
     """`/allocation` and `/allocation/compute`."""
     started = time.perf_counter()
-    query = parse_allocation_query(
+    asked = parse_allocation_query(
         _params(request), now=_now(), utc_offset=request.app[SETTINGS_KEY].utc_offset
     )
+    query, data = await scope(request, asked)
     row_count = 0
 
-    async def compute() -> tuple[bytes, int]:
+    async def run() -> tuple[bytes, int]:
         nonlocal row_count
-        result = await query_allocations(request.app[SOURCE_KEY], query)
+        source_data = data or await fetch_for_query(
+            request.app[SOURCE_KEY], query, request.app[SETTINGS_KEY].policy
+        )
+        result = await compute(source_data, query)
         request.app[METRICS_KEY].stats.observe_result(result)
         row_count = sum(len(s) for s in result.sets)
         meta = {**result.meta, "window": query.window.to_json()}
         return await asyncio.to_thread(success_body, result.to_json(), meta=meta), row_count
 
     key = "allocation:" + query.model_dump_json()
-    body = await _cached(request, key, covered_window(query.window, query.step), compute)
+    body = await _cached(request, key, covered_window(query.window, query.step), run)
     _observe(request, "allocation", started, row_count)
     return json_response(body, headers=_declaration_headers(query))
 
@@ -245,19 +335,23 @@ async def handle_summary(request: web.Request) -> web.Response:
         for k, v in _params(request).items()
         if k in ("window", "step", "resolution", "aggregate", "accumulate", "filter")
     }
-    query = parse_allocation_query(
+    asked = parse_allocation_query(
         params, now=_now(), utc_offset=request.app[SETTINGS_KEY].utc_offset
     )
+    query, data = await scope(request, asked)
     row_count = 0
 
-    async def compute() -> tuple[bytes, int]:
+    async def run() -> tuple[bytes, int]:
         nonlocal row_count
-        result = await query_allocations(request.app[SOURCE_KEY], query)
+        source_data = data or await fetch_for_query(
+            request.app[SOURCE_KEY], query, request.app[SETTINGS_KEY].policy
+        )
+        result = await compute(source_data, query)
         row_count = sum(len(s) for s in result.sets)
         return success_body(summary_data(result, query), meta=result.meta), row_count
 
     key = "summary:" + query.model_dump_json()
-    body = await _cached(request, key, covered_window(query.window, query.step), compute)
+    body = await _cached(request, key, covered_window(query.window, query.step), run)
     _observe(request, "summary", started, row_count)
     return json_response(body, headers=_declaration_headers(query))
 
@@ -294,8 +388,14 @@ async def handle_autocomplete(request: web.Request) -> web.Response:
         raise InvalidParameter("field", field, ", ".join(AUTOCOMPLETE_FIELDS))
     search = params.get("search", "").lower()
     limit = _limit(params.get("limit"))
-    data = await request.app[SOURCE_KEY].cluster_data(window, resolution_seconds=300)
-    values = _autocomplete_values(data, window, field, label_key)
+    settings = request.app[SETTINGS_KEY]
+    if label_key is not None and not settings.policy.permits(label_key[1]):
+        raise InvalidParameter("field", field, settings.policy._accepted(label_key[1]))
+    data = settings.policy.apply(
+        await request.app[SOURCE_KEY].cluster_data(window, resolution_seconds=300)
+    )
+    readable = await _auth(request).readable(_caller(request), {p.namespace for p in data.pods})
+    values = _autocomplete_values(data, window, field, label_key, readable)
     matches = sorted(v for v in values if v and search in v.lower())
     if limit:
         matches = matches[:limit]
@@ -303,7 +403,11 @@ async def handle_autocomplete(request: web.Request) -> web.Response:
 
 
 def _autocomplete_values(
-    data: Any, window: Window, field: str, label_key: tuple[str, str] | None
+    data: Any,
+    window: Window,
+    field: str,
+    label_key: tuple[str, str] | None,
+    readable: frozenset[str],
 ) -> set[str]:
     import numpy as np
 
@@ -316,6 +420,8 @@ def _autocomplete_values(
     for c in containers:
         container = data.containers[c]
         pod = data.pods[container.pod]
+        if pod.namespace not in readable:
+            continue
         if label_key is not None:
             source = pod.labels if label_key[0] == "label" else pod.annotations
             value = source.get(sanitize_key(label_key[1]))
@@ -347,6 +453,8 @@ def _autocomplete_values(
 async def handle_assets(request: web.Request) -> web.Response:
     """`/assets`: one object of assets, or a list of them when several sets remain."""
     started = time.perf_counter()
+    if not _caller(request).cluster_wide:
+        raise Forbidden("assets need cluster-wide access to allocations")
     params = _params(request)
     window = _window_param(params, request)
     filter_text = params.get("filter") or ""
@@ -376,6 +484,8 @@ async def handle_assets(request: web.Request) -> web.Response:
 
 async def handle_metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition of the API's metrics and OpenCost's cost metrics."""
+    if not request.app[SETTINGS_KEY].metrics_public and not _caller(request).cluster_wide:
+        raise Forbidden("/metrics needs cluster-wide access to allocations")
     metrics = request.app[METRICS_KEY]
     now = _now()
     recent = Window(now - timedelta(hours=1), now)
@@ -407,8 +517,13 @@ async def handle_report(request: web.Request) -> web.Response:
         return json_response(error_body(404, message), status=404)
     assert isinstance(reader, ConfigMapReader)
     cm_namespace = request.app[SETTINGS_KEY].operator_namespace
+    caller = _caller(request)
     if namespace != CLUSTER_SCOPE:
         cm_namespace = namespace
+        if namespace not in await _auth(request).readable(caller, [namespace]):
+            raise Forbidden("not allowed to read this report")
+    elif not caller.cluster_wide:
+        raise Forbidden("cluster reports need cluster-wide access to allocations")
     first = await reader.get_configmap(cm_namespace, configmap_name(name))
     if first is None:
         message = f"no result for report {namespace}/{name} yet"
@@ -466,6 +581,26 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             status=503,
             headers={"Retry-After": str(error.retry_after_seconds)},
         )
+    except Unauthenticated as error:
+        return json_response(
+            error_body(401, f"unauthenticated: {error}"),
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="costreport"'},
+        )
+    except Forbidden as error:
+        return json_response(error_body(403, f"forbidden: {error}"), status=403)
+    except TooManyRequests as error:
+        return json_response(
+            error_body(429, f"too many requests: {error}"),
+            status=429,
+            headers={"Retry-After": str(error.retry_after_seconds)},
+        )
+    except TimeoutError:
+        seconds = request.app[SETTINGS_KEY].request_timeout_seconds
+        return json_response(
+            error_body(504, f"the request took longer than the {seconds:g} s server limit"),
+            status=504,
+        )
     except web.HTTPException as error:
         if error.status >= 400:
             return json_response(error_body(error.status, error.reason), status=error.status)
@@ -476,22 +611,45 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 @web.middleware
+async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Authenticate, apply per-client limits and the per-request timeout."""
+    settings = request.app[SETTINGS_KEY]
+    if len(request.query_string) > settings.max_query_length:
+        message = f"the query string is longer than {settings.max_query_length} characters"
+        return json_response(error_body(414, message), status=414)
+    if request.path in OPEN_PATHS or request.method == "OPTIONS":
+        return await handler(request)
+    caller = await _auth(request).authenticate(request.headers.get("Authorization"))
+    request[CALLER_KEY] = caller
+    client = caller.user if caller is not ANONYMOUS else (request.remote or "unknown")
+    async with request.app[LIMITER_KEY].slot(client):
+        return await asyncio.wait_for(handler(request), settings.request_timeout_seconds)
+
+
+@web.middleware
 async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """One structured log line per request, with its id, status, duration and rows."""
+    """The audit line: who, what (path, normalised query), the decision, status and rows."""
     request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
     started = time.perf_counter()
     response = await handler(request)
     response.headers["X-Request-Id"] = request_id
     if request.path not in ("/healthz", "/readyz"):
-        log.info(
+        status = response.status
+        decision = {401: "unauthenticated", 403: "denied", 429: "throttled"}.get(
+            status, "allowed" if status < 400 else "rejected" if status < 500 else "failed"
+        )
+        caller = request.get(CALLER_KEY)
+        audit.info(
             "request",
             extra={
                 "context": {
                     "request_id": request_id,
+                    "user": caller.label if caller else None,
+                    "decision": decision,
                     "method": request.method,
                     "path": request.path,
-                    "query": request.query_string,
-                    "status": response.status,
+                    "query": "&".join(f"{k}={v}" for k, v in sorted(request.query.items())),
+                    "status": status,
                     "ms": round((time.perf_counter() - started) * 1000, 2),
                     "rows": request.get(ROWS_KEY),
                 }
@@ -554,15 +712,25 @@ def create_app(
     source: ClusterSource,
     settings: ApiSettings | None = None,
     reports: ConfigMapReader | None = None,
+    auth: KubernetesAuth | NoAuth | None = None,
 ) -> web.Application:
-    """The API application over a source (and the operator's ConfigMaps when in a cluster)."""
+    """The API over a source (and the operator's ConfigMaps when in a cluster).
+
+    Without `auth` every caller is an anonymous cluster-wide reader: only for loopback demos
+    and tests; `costreport serve` refuses it on other addresses unless told it is insecure.
+    """
     settings = settings or ApiSettings()
     app = web.Application(
         middlewares=[
             cors_middleware_factory(settings.cors),
             access_log_middleware,
             errors_middleware,
+            guard_middleware,
         ]
+    )
+    app[AUTH_KEY] = auth or NoAuth()
+    app[LIMITER_KEY] = ClientLimiter(
+        settings.rate_per_second, settings.rate_burst, settings.client_concurrency
     )
     app[SOURCE_KEY] = source
     app[SETTINGS_KEY] = settings

@@ -34,7 +34,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         raise kopf.PermanentError("no Kubernetes credentials (service account or kubeconfig)")
     memo.kube = KubeClient.from_connection(info)
     memo.scheduler = ReportScheduler(
-        memo.source, memo.kube, operator_namespace=memo.operator_namespace
+        memo.source,
+        memo.kube,
+        operator_namespace=memo.operator_namespace,
+        policy=memo.get("policy"),
     )
     memo.task = asyncio.create_task(memo.scheduler.run_forever(memo.tick_seconds))
 

@@ -31,9 +31,10 @@ from costreport.controller.reconcile import (
     success_status,
 )
 from costreport.controller.spec import CostReportSpec
+from costreport.engine.privacy import LabelPolicy
 from costreport.model.allocation import AllocationSetRange
 from costreport.model.cluster import ClusterSource
-from costreport.model.errors import SourceUnavailable
+from costreport.model.errors import InvalidParameter, SourceUnavailable
 from costreport.model.query import AllocationQuery
 from costreport.model.report import ReportRef
 from costreport.sources.service import query_allocations
@@ -95,6 +96,7 @@ class ReportScheduler:
         operator_namespace: str,
         clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC),
         concurrency: int = 2,
+        policy: LabelPolicy | None = None,
     ) -> None:
         self.source = source
         self.kube = kube
@@ -104,6 +106,7 @@ class ReportScheduler:
         self.semaphore = asyncio.Semaphore(concurrency)
         self.wakeup = asyncio.Event()
         self.computations = 0
+        self.policy = policy or LabelPolicy()
 
     # -- registry ---------------------------------------------------------------------
     def observe(self, event_type: str, body: Mapping[str, Any]) -> None:
@@ -145,6 +148,10 @@ class ReportScheduler:
                 if not is_due(spec, report.status, report.generation, now):
                     continue
                 query, idle = report_query(spec, report.ref, now=now)
+                self.policy.check(query)
+            except InvalidParameter as error:
+                outcomes.append(await self._fail(report, "InvalidSpec", error.message, True))
+                continue
             except InvalidSpec as error:
                 outcomes.append(await self._fail(report, "InvalidSpec", str(error), True))
                 continue
@@ -165,7 +172,7 @@ class ReportScheduler:
         async with self.semaphore:
             self.computations += 1
             try:
-                return await query_allocations(self.source, query), ""
+                return await query_allocations(self.source, query, policy=self.policy), ""
             except SourceUnavailable as error:
                 return None, error.reason
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from costreport.engine.allocation import compute_allocations
 from costreport.engine.assets import compute_assets
+from costreport.engine.privacy import LabelPolicy
 from costreport.model.allocation import AllocationSetRange
 from costreport.model.asset import AssetSet
 from costreport.model.cluster import ClusterData, ClusterSource
@@ -26,24 +27,53 @@ def covered_window(window: Window, step: timedelta | None) -> Window:
 
 
 async def fetch_for(
-    source: ClusterSource, window: Window, step: timedelta | None, resolution: timedelta
+    source: ClusterSource,
+    window: Window,
+    step: timedelta | None,
+    resolution: timedelta,
+    policy: LabelPolicy | None = None,
 ) -> ClusterData:
-    """The source's data for everything a query over `window` in `step` sets will read."""
-    return await source.cluster_data(
+    """The source's data for everything a query over `window` in `step` sets will read.
+
+    With a label policy, disallowed label and annotation keys are gone before anything else
+    sees the data.
+    """
+    data = await source.cluster_data(
         covered_window(window, step),
         resolution_seconds=resolution.total_seconds(),
         step_seconds=step.total_seconds() if step else None,
     )
+    return policy.apply(data) if policy is not None else data
+
+
+async def fetch_for_query(
+    source: ClusterSource, query: AllocationQuery, policy: LabelPolicy | None = None
+) -> ClusterData:
+    """The data an allocation query reads."""
+    step = query.step or default_step_for(query.accumulate)
+    return await fetch_for(source, query.window, step, query.resolution, policy)
+
+
+async def compute(
+    data: ClusterData, query: AllocationQuery, *, now: float | None = None
+) -> AllocationSetRange:
+    """Compute an allocation query in a worker thread."""
+    now = time.time() if now is None else now
+    return await asyncio.to_thread(compute_allocations, data, query, now=now)
 
 
 async def query_allocations(
-    source: ClusterSource, query: AllocationQuery, *, now: float | None = None
+    source: ClusterSource,
+    query: AllocationQuery,
+    *,
+    now: float | None = None,
+    policy: LabelPolicy | None = None,
 ) -> AllocationSetRange:
     """Fetch and compute an allocation query without blocking the event loop."""
-    step = query.step or default_step_for(query.accumulate)
-    data = await fetch_for(source, query.window, step, query.resolution)
-    now = time.time() if now is None else now
-    return await asyncio.to_thread(compute_allocations, data, query, now=now)
+    if policy is not None:
+        policy.check(query)
+    data = await fetch_for_query(source, query, policy)
+    return await compute(data, query, now=now)
 
 
 async def query_assets(source: ClusterSource, query: AssetQuery) -> list[AssetSet]:
