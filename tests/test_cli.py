@@ -83,3 +83,11 @@ def test_demo_serves_its_curl_examples_and_stops_on_sigterm() -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_serve_refuses_no_auth_off_loopback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--host", "0.0.0.0", "--auth", "none"]) == 2
+    assert capsys.readouterr().err == (
+        "costreport: invalid 'auth' parameter: 'none'; accepted: kubernetes, or none only on a "
+        "loopback address (not 0.0.0.0) unless --insecure-allow-unauthenticated is given\n"
+    )

@@ -258,3 +258,18 @@ def test_the_handlers_need_no_finalizer() -> None:
     assert not registry._spawning.has_handlers(resource=None)  # type: ignore[arg-type]
     assert not list(registry._changing.get_all_handlers())
     assert len(list(registry._watching.get_all_handlers())) == 2
+
+
+async def test_the_label_allow_list_applies_to_status_and_configmaps(setup: Any) -> None:
+    from costreport.engine.privacy import LabelPolicy
+
+    scheduler, kube, _, _ = setup
+    scheduler.policy = LabelPolicy(allowed=("app",))
+    scheduler.observe("ADDED", report("pods", {**SPEC, "aggregate": ["pod"]}))
+    scheduler.observe("ADDED", report("teams", {**SPEC, "aggregate": ["label:team"]}))
+    await scheduler.tick()
+    rows = json.loads(kube.configmaps[("a", "pods-costreport")]["data"]["rows.json"])
+    assert rows[0]["properties"]["labels"] == {"app": "web"}  # team is not allowed
+    teams = kube.status["a/teams"]
+    assert teams["lastError"].startswith("invalid 'aggregate' parameter: 'label:team'")
+    assert next(c for c in teams["conditions"] if c["type"] == "Ready")["reason"] == "InvalidSpec"

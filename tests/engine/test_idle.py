@@ -76,3 +76,26 @@ def test_filtered_idle_is_scaled_to_the_filtered_share_of_cost() -> None:
     assert idle["cpuCost"] == approx(3.05 * 1.20 / 2.95)
     assert idle["ramCost"] == approx(3.64 * 0.48 / 1.16)
     assert idle["gpuCost"] == 0.0
+
+
+def test_hidden_idle_remainder_drops_what_could_not_be_shared() -> None:
+    from costreport.engine.allocation import compute_allocations
+    from costreport.model.query import AllocationQuery
+    from tests.engine.tiny_cluster import WINDOW, tiny_cluster
+
+    data = tiny_cluster()
+    data.usage.gpu_request[2] = 0.0  # the GPU idle has nowhere to go
+    query = AllocationQuery(
+        window=WINDOW,
+        aggregate=("namespace",),
+        include_idle=True,
+        share_idle=True,
+        hide_idle_remainder=True,
+    )
+    result = compute_allocations(data, query, now=WINDOW.end_ts)
+    assert "__idle__" not in result.sets[0].names
+    assert result.meta["idle"] == {
+        "mode": "shared-weighted",
+        "byNode": False,
+        "remainder": "hidden",
+    }

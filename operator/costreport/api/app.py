@@ -252,7 +252,11 @@ async def scope(
         raise Forbidden("no readable namespace in this window")
     own = "|".join(f'namespace:"{n}"' for n in sorted(readable))
     confined = f"({own})" + (f"+({query.filter})" if query.filter.strip() else "")
-    update = {"filter": confined, "include_idle": query.include_idle and query.share_idle}
+    update = {
+        "filter": confined,
+        "include_idle": query.include_idle and query.share_idle,
+        "hide_idle_remainder": True,
+    }
     return query.model_copy(update=update), data
 
 
@@ -511,11 +515,6 @@ async def handle_report(request: web.Request) -> web.Response:
     operator's namespace).
     """
     namespace, name = request.match_info["namespace"], request.match_info["name"]
-    reader = request.app[REPORTS_KEY]
-    if reader is None:
-        message = "reports are served only in a cluster: no Kubernetes API is configured"
-        return json_response(error_body(404, message), status=404)
-    assert isinstance(reader, ConfigMapReader)
     cm_namespace = request.app[SETTINGS_KEY].operator_namespace
     caller = _caller(request)
     if namespace != CLUSTER_SCOPE:
@@ -524,6 +523,11 @@ async def handle_report(request: web.Request) -> web.Response:
             raise Forbidden("not allowed to read this report")
     elif not caller.cluster_wide:
         raise Forbidden("cluster reports need cluster-wide access to allocations")
+    reader = request.app[REPORTS_KEY]
+    if reader is None:
+        message = "reports are served only in a cluster: no Kubernetes API is configured"
+        return json_response(error_body(404, message), status=404)
+    assert isinstance(reader, ConfigMapReader)
     first = await reader.get_configmap(cm_namespace, configmap_name(name))
     if first is None:
         message = f"no result for report {namespace}/{name} yet"

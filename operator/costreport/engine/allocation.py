@@ -559,6 +559,8 @@ def compute_allocations(
         leftover = np.zeros(len(idle), dtype=bool)
         for r in RESOURCES:
             leftover |= idle.columns[r] != 0
+        if query.hide_idle_remainder:
+            leftover[:] = False
         idle = idle.take(leftover)
         idle_ids = idle_ids[leftover]
 

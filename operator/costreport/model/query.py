@@ -41,6 +41,7 @@ class AllocationQuery(BaseModel):
     include_shared_cost_breakdown: bool = False
     include_aggregated_metadata: bool = False
     filter: str = ""
+    hide_idle_remainder: bool = False
 
     def idle_handling(self) -> dict[str, object]:
         """How idle cost is treated, declared in every response (idle-handling-declared)."""
@@ -50,7 +51,13 @@ class AllocationQuery(BaseModel):
             mode = "shared-weighted"
         else:
             mode = "separate"
-        return {"mode": mode, "byNode": self.idle_by_node and self.include_idle}
+        declared: dict[str, object] = {
+            "mode": mode,
+            "byNode": self.idle_by_node and self.include_idle,
+        }
+        if self.hide_idle_remainder and self.share_idle:
+            declared["remainder"] = "hidden"
+        return declared
 
     def sharing_policy(self) -> dict[str, object]:
         """Which shared-cost rules applied, declared in every response (shared-cost-explicit)."""
