@@ -374,12 +374,15 @@ CURL_EXAMPLES = (
 
 
 def kubernetes_reader() -> KubeClient | None:
-    """A Kubernetes client when running in a pod (to serve reports), else None."""
-    if not os.environ.get("KUBERNETES_SERVICE_HOST"):
-        return None
+    """A Kubernetes client in a pod (service account) or with KUBECONFIG set, else None."""
     import kopf
 
-    info = kopf.login_with_service_account(settings=kopf.OperatorSettings())
+    settings = kopf.OperatorSettings()
+    info = None
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        info = kopf.login_with_service_account(settings=settings)
+    elif os.environ.get("KUBECONFIG"):
+        info = kopf.login_with_kubeconfig(settings=settings)
     return KubeClient.from_connection(info) if info is not None else None
 
 
