@@ -1,0 +1,168 @@
+"""Accuracy for short-lived pods: computed/actual cost per pod, against a real Prometheus.
+
+Reproduces OpenCost's error table (reference §3.3): pods running 30 s, 5 min, 1 h, 1 d (and
+7 d with --long) at many random phases, scraped every 30 s, queried at resolutions 1m … 60m.
+Each cell prints the lowest and highest computed/actual ratio over the pods, beside OpenCost's
+published bounds. Two populations:
+
+- `timestamped`: pods whose end kube-state-metrics reports (`kube_pod_completion_time` for
+  Jobs, `kube_pod_deletion_timestamp` for deleted pods) — the target [0.99, 1.01] applies;
+- `vanished`: pods that disappeared with no end timestamp, whose end is estimated from the
+  number of running samples (error up to one scrape interval). Their durations get a random
+  extra 0–29 s: with exact multiples of the scrape interval the count would be exact.
+
+    .venv/bin/python benchmarks/accuracy.py [--phases 20] [--long]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.sources.prom_harness import (
+    SimCluster,
+    SimContainer,
+    SimNode,
+    SimPod,
+    running_prometheus,
+    tools_available,
+)
+
+from costreport.engine.allocation import compute_allocations
+from costreport.model.pricing import InstancePrice, PricingConfig
+from costreport.model.query import AllocationQuery
+from costreport.model.window import Window, parse_duration
+from costreport.sources.prometheus import PrometheusConfig, PrometheusSource
+from costreport.sources.service import query_allocations
+
+DURATIONS = {"30s": 30, "5m": 300, "1h": 3600, "1d": 86400}
+RESOLUTIONS = ["1m", "2m", "5m", "10m", "30m", "60m"]
+OPENCOST = {  # (low, high) from OpenCost's published table; -1 = can be missed entirely
+    ("1m", "30s"): (-1.0, 2.0),
+    ("1m", "5m"): (0.8, 1.0),
+    ("1m", "1h"): (0.98, 1.0),
+    ("1m", "1d"): (1.0, 1.0),
+    ("5m", "30s"): (-1.0, 10.0),
+    ("5m", "5m"): (-1.0, 1.0),
+    ("5m", "1h"): (0.92, 1.0),
+    ("5m", "1d"): (1.0, 1.0),
+    ("60m", "30s"): (-1.0, 120.0),
+    ("60m", "5m"): (-1.0, 12.0),
+    ("60m", "1h"): (-1.0, 1.0),
+    ("60m", "1d"): (0.96, 1.0),
+    ("1m", "7d"): (1.0, 1.0),
+    ("5m", "7d"): (1.0, 1.0),
+    ("60m", "7d"): (0.99, 1.0),
+}
+START = datetime(2026, 10, 1, tzinfo=UTC).timestamp()
+
+
+def simulation(
+    phases: int, durations: dict[str, int], seed: int
+) -> tuple[SimCluster, dict[str, tuple[str, str]]]:
+    """Pods of each duration at random phases; returns the cluster and pod → (duration, kind)."""
+    rng = random.Random(seed)
+    longest = max(durations.values())
+    span = longest + 86400 + 3600
+    sim = SimCluster(start=START, end=START + span, scrape=30.0)
+    sim.nodes = [SimNode("c1", "n1", START, START + span, 64, 256, "m5.16xlarge", 0.04, 0.005)]
+    index: dict[str, tuple[str, str]] = {}
+    for label, seconds in durations.items():
+        for i in range(phases):
+            for kind in ("timestamped", "vanished"):
+                start = START + 600 + rng.uniform(0, 86400)
+                extra = rng.uniform(0, 29) if kind == "vanished" else 0.0
+                name = f"{kind[0]}-{label}-{i}"
+                job = kind == "timestamped" and seconds < 86400
+                sim.pods.append(
+                    SimPod(
+                        "c1",
+                        "bench",
+                        name,
+                        "n1",
+                        start,
+                        start + seconds + extra,
+                        [SimContainer("main", 0.5, 0.2, 0.5, 0.25)],
+                        "Job" if job else "",
+                        f"job-{label}-{i}" if job else "",
+                        completed=job,
+                        deleted=kind == "timestamped" and not job,
+                    )
+                )
+                index[name] = (label, kind)
+    return sim, index
+
+
+async def measure(
+    url: str, sim: SimCluster, index: dict[str, tuple[str, str]], resolution: str
+) -> dict[tuple[str, str], list[float]]:
+    window = Window(
+        datetime.fromtimestamp(sim.start, tz=UTC), datetime.fromtimestamp(sim.end, tz=UTC)
+    )
+    query = AllocationQuery(
+        window=window,
+        aggregate=("pod",),
+        resolution=parse_duration(resolution, parameter="resolution"),
+    )
+    pricing = PricingConfig(instanceTypes={"m5.16xlarge": InstancePrice(cpu=0.04, ram=0.005)})
+    source = PrometheusSource(
+        PrometheusConfig(url, scrape_interval_seconds=sim.scrape, timeout_seconds=300), pricing
+    )
+    got = await query_allocations(source, query, now=sim.end)
+    await source.close()
+    truth = compute_allocations(sim.truth(), query, now=sim.end)
+    actual = dict(
+        zip(truth.sets[0].names, truth.sets[0].columns["totalCost"].tolist(), strict=True)
+    )
+    computed = dict(zip(got.sets[0].names, got.sets[0].columns["totalCost"].tolist(), strict=True))
+    ratios: dict[tuple[str, str], list[float]] = {}
+    for pod, key in index.items():
+        ratios.setdefault(key, []).append(computed.get(pod, 0.0) / actual[pod])
+    return ratios
+
+
+def main() -> None:
+    """Print the table."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--phases", type=int, default=20)
+    parser.add_argument("--long", action="store_true", help="add 7-day pods")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    if reason := tools_available():
+        sys.exit(reason)
+    durations = dict(DURATIONS)
+    if args.long:
+        durations["7d"] = 7 * 86400
+    sim, index = simulation(args.phases, durations, args.seed)
+    table: dict[str, dict[tuple[str, str], list[float]]] = {}
+    for server in running_prometheus(sim):
+        for resolution in RESOLUTIONS:
+            table[resolution] = asyncio.run(measure(server.url, sim, index, resolution))
+    print(f"{args.phases} phases per duration, scrape 30 s; cells: lowest–highest computed/actual")
+    print("(OpenCost's published bounds in brackets; -1 = a pod can be missed)\n")
+    for kind in ("timestamped", "vanished"):
+        print(f"{kind} pods")
+        print("res  " + "".join(f"{label:>26}" for label in durations))
+        worst = (1.0, 1.0)
+        for resolution in RESOLUTIONS:
+            cells = []
+            for label in durations:
+                values = table[resolution][(label, kind)]
+                low, high = min(values), max(values)
+                worst = (min(worst[0], low), max(worst[1], high))
+                bound = OPENCOST.get((resolution, label))
+                ref = f" [{bound[0]:g},{bound[1]:g}]" if bound else ""
+                cells.append(f"{low:.4f}–{high:.4f}{ref}")
+            print(f"{resolution:<5}" + "".join(f"{c:>26}" for c in cells))
+        verdict = "PASS" if kind == "timestamped" and worst[0] >= 0.99 and worst[1] <= 1.01 else ""
+        print(f"worst {worst[0]:.4f}–{worst[1]:.4f} {verdict}\n")
+
+
+if __name__ == "__main__":
+    main()
