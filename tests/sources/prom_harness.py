@@ -106,6 +106,7 @@ class SimCluster:
     pods: list[SimPod] = field(default_factory=list)
     volumes: list[SimVolume] = field(default_factory=list)
     linger: float = 60.0  # finished pod objects stay this long (KSM keeps exporting them)
+    export_allocation: bool = False  # OpenCost's container_*_allocation series too
 
     def scrapes(self, a: float, b: float) -> np.ndarray:
         """Scrape times in [a, b)."""
@@ -192,17 +193,25 @@ class SimCluster:
         )
 
     # -- the metrics ---------------------------------------------------------------------
-    def write_openmetrics(self, out: TextIO) -> int:
-        """Write every series, family by family; returns the number of samples written."""
+    def write_openmetrics(
+        self, out: TextIO, since: float = -math.inf, until: float = math.inf
+    ) -> int:
+        """Write every series' samples in [since, until), family by family.
+
+        Returns the number of samples written (a long history is written in time chunks so
+        that files and promtool's memory stay small).
+        """
         families: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {}
 
         def add(
             name: str, labels: dict[str, str], times: np.ndarray, values: np.ndarray | float
         ) -> None:
+            vals = np.broadcast_to(np.asarray(values, dtype=np.float64), times.shape)
+            keep = (times >= since) & (times < until)
+            times, vals = times[keep], vals[keep]
             if len(times) == 0:
                 return
             text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-            vals = np.broadcast_to(np.asarray(values, dtype=np.float64), times.shape)
             families.setdefault(name, []).append((text, times, vals))
 
         for n in self.nodes:
@@ -295,6 +304,11 @@ class SimCluster:
                     "container_cpu_usage_seconds_total", cad, t_run, (t_run - p.start) * c.cpu_usage
                 )
                 add("container_memory_working_set_bytes", cad, t_run, c.ram_usage * GIB)
+                if self.export_allocation:
+                    cpu_alloc = max(c.cpu_request, c.cpu_usage)
+                    ram_alloc = max(c.ram_request, c.ram_usage) * GIB
+                    add("container_cpu_allocation", cad, t_run, cpu_alloc)
+                    add("container_memory_allocation_bytes", cad, t_run, ram_alloc)
         for v in self.volumes:
             t = self.scrapes(self.start, self.end)
             base = {"cluster_id": v.cluster, "persistentvolume": v.name}
@@ -322,9 +336,14 @@ class SimCluster:
         for name, series in families.items():
             out.write(f"# TYPE {name} gauge\n")
             for labels, times, values in series:
-                for t, value in zip(times.tolist(), values.tolist(), strict=True):
-                    out.write(f"{name}{{{labels}}} {value!r} {t:.0f}\n")
-                    count += 1
+                prefix = f"{name}{{{labels}}} "
+                out.write(
+                    "".join(
+                        f"{prefix}{value!r} {t:.0f}\n"
+                        for t, value in zip(times.tolist(), values.tolist(), strict=True)
+                    )
+                )
+                count += len(times)
         out.write("# EOF\n")
         return count
 
@@ -364,25 +383,38 @@ def tools_available() -> str | None:
     return None
 
 
-def backfill(cluster: SimCluster, data_dir: Path) -> int:
-    """Write the metrics and turn them into TSDB blocks in `data_dir`; returns samples."""
+def backfill(cluster: SimCluster, data_dir: Path, chunk_seconds: float = 7200.0) -> int:
+    """Write the metrics and turn them into TSDB blocks in `data_dir`, 2 h at a time.
+
+    Each chunk is written, backfilled and deleted before the next, so disk and promtool's
+    memory stay proportional to one chunk. Returns the number of samples.
+    """
+    samples = 0
+    t = math.floor(cluster.start / chunk_seconds) * chunk_seconds
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "metrics.om"
-        with path.open("w") as out:
-            samples = cluster.write_openmetrics(out)
-        subprocess.run(
-            [
-                "promtool",
-                "tsdb",
-                "create-blocks-from",
-                "openmetrics",
-                "--quiet",
-                str(path),
-                str(data_dir),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        while t < cluster.end + cluster.linger:
+            with path.open("w") as out:
+                written = cluster.write_openmetrics(out, t, t + chunk_seconds)
+            if written:
+                result = subprocess.run(
+                    [
+                        "promtool",
+                        "tsdb",
+                        "create-blocks-from",
+                        "openmetrics",
+                        "--quiet",
+                        str(path),
+                        str(data_dir),
+                    ],
+                    capture_output=True,
+                    text=True,
+                )
+                if result.returncode:
+                    raise RuntimeError(f"promtool failed: {result.stderr[-2000:]}")
+            samples += written
+            path.unlink()
+            t += chunk_seconds
     return samples
 
 

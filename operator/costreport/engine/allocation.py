@@ -14,8 +14,10 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from costreport.engine.aggregate import IDLE, UNMOUNTED, MemberView, row_name
 from costreport.engine.filters import parse_filter
@@ -495,17 +497,12 @@ def share_idle(
 
     Resources with nothing allocated under an idle id stay in the idle rows.
     """
-    a_key = allocations.set_index * width + allocation_ids
-    i_key = idle.set_index * width + idle_ids
-    keys = np.unique(np.concatenate([a_key, i_key]))
-    a_pos = np.searchsorted(keys, a_key)
-    i_pos = np.searchsorted(keys, i_key)
+    a_pos, i_pos, size = _idle_groups(allocations, idle, allocation_ids, idle_ids, width)
     for r in RESOURCES:
-        allocated = np.bincount(a_pos, allocations.columns[r], minlength=keys.size)
-        idle_total = np.bincount(i_pos, idle.columns[r], minlength=keys.size)
+        allocated = np.bincount(a_pos, allocations.columns[r], minlength=size)
+        idle_total = np.bincount(i_pos, idle.columns[r], minlength=size)
         distributable = allocated != 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            factor = np.where(distributable, idle_total / np.where(distributable, allocated, 1), 0)
+        factor = _ratio(idle_total, allocated)
         allocations.columns[r] = allocations.columns[r] * (1.0 + factor[a_pos])
         idle.columns[r] = np.where(distributable[i_pos], 0.0, idle.columns[r])
 
@@ -519,17 +516,21 @@ def filter_idle(
     width: int,
 ) -> None:
     """Scale idle to the filtered allocations' share of cost per idle id and resource (§4.4)."""
+    a_pos, i_pos, size = _idle_groups(allocations, idle, allocation_ids, idle_ids, width)
+    for r in RESOURCES:
+        total = np.bincount(a_pos, allocations.columns[r], minlength=size)
+        kept = np.bincount(a_pos, np.where(passing, allocations.columns[r], 0.0), size)
+        idle.columns[r] = idle.columns[r] * _ratio(kept, total)[i_pos]
+
+
+def _idle_groups(
+    allocations: RowTable, idle: RowTable, allocation_ids: IntArray, idle_ids: IntArray, width: int
+) -> tuple[IntArray, IntArray, int]:
+    """Group positions of allocation and idle rows by (set, idle id), and the group count."""
     a_key = allocations.set_index * width + allocation_ids
     i_key = idle.set_index * width + idle_ids
     keys = np.unique(np.concatenate([a_key, i_key]))
-    a_pos = np.searchsorted(keys, a_key)
-    i_pos = np.searchsorted(keys, i_key)
-    for r in RESOURCES:
-        total = np.bincount(a_pos, allocations.columns[r], minlength=keys.size)
-        kept = np.bincount(a_pos, np.where(passing, allocations.columns[r], 0.0), keys.size)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fraction = np.where(total != 0, kept / total, 0.0)
-        idle.columns[r] = idle.columns[r] * fraction[i_pos]
+    return np.searchsorted(keys, a_key), np.searchsorted(keys, i_key), int(keys.size)
 
 
 # -- the query --------------------------------------------------------------------------
@@ -795,7 +796,7 @@ def _distribute_shared(
 
 
 # -- rendering ------------------------------------------------------------------------
-def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+def _ratio(numerator: NDArray[Any], denominator: NDArray[Any]) -> FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), 0.0)
 

@@ -63,7 +63,7 @@ class KubeClient:
                 context.load_cert_chain(cert, key)
         return cls(info.server, token=info.token, ssl_context=context)
 
-    async def _request(
+    async def request(
         self,
         method: str,
         path: str,
@@ -71,6 +71,7 @@ class KubeClient:
         content_type: str = "application/json",
         ok_missing: bool = False,
     ) -> Any:
+        """Any API call: the decoded JSON answer (None for 404 when `ok_missing`)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self.timeout)
         headers = {**self.headers, "Content-Type": content_type}
@@ -85,17 +86,6 @@ class KubeClient:
                 raise KubeError(f"{method} {path}: {response.status} {payload[:500]!r}")
             return orjson.loads(payload) if payload else None
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        content_type: str = "application/json",
-        ok_missing: bool = False,
-    ) -> Any:
-        """Any API call: the decoded JSON answer (None for 404 when `ok_missing`)."""
-        return await self._request(method, path, body, content_type, ok_missing)
-
     @staticmethod
     def report_path(ref: ReportRef) -> str:
         """API path of a report object."""
@@ -106,7 +96,7 @@ class KubeClient:
 
     async def patch_status(self, ref: ReportRef, status: Mapping[str, Any]) -> None:
         """Merge-patch the status subresource."""
-        await self._request(
+        await self.request(
             "PATCH",
             self.report_path(ref) + "/status",
             {"status": dict(status)},
@@ -120,17 +110,17 @@ class KubeClient:
             f"/api/v1/namespaces/{meta['namespace']}/configmaps/{meta['name']}"
             "?fieldManager=costreport&force=true"
         )
-        await self._request("PATCH", path, dict(manifest), "application/apply-patch+yaml")
+        await self.request("PATCH", path, dict(manifest), "application/apply-patch+yaml")
 
     async def delete_configmap(self, namespace: str, name: str) -> None:
         """Delete a ConfigMap; absent is fine."""
         path = f"/api/v1/namespaces/{namespace}/configmaps/{name}"
-        await self._request("DELETE", path, ok_missing=True)
+        await self.request("DELETE", path, ok_missing=True)
 
     async def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
         """A ConfigMap, or None when absent."""
         path = f"/api/v1/namespaces/{namespace}/configmaps/{name}"
-        found: dict[str, Any] | None = await self._request("GET", path, ok_missing=True)
+        found: dict[str, Any] | None = await self.request("GET", path, ok_missing=True)
         return found
 
     async def post_event(
@@ -158,7 +148,7 @@ class KubeClient:
             "lastTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "count": 1,
         }
-        await self._request("POST", f"/api/v1/namespaces/{namespace}/events", event)
+        await self.request("POST", f"/api/v1/namespaces/{namespace}/events", event)
 
     async def close(self) -> None:
         """Close the HTTP session."""

@@ -33,6 +33,7 @@ import orjson
 from costreport.engine.aggregate import sanitize_key
 from costreport.model.cluster import (
     GIB,
+    USAGE_FLOAT_COLUMNS,
     ClusterData,
     Container,
     NetworkPrices,
@@ -671,24 +672,6 @@ def _segments(rows: Mapping[str, list[float]]) -> UsageSegments:
     n = len(rows.get("container", []))
     columns = {
         name: np.asarray(rows.get(name, [0.0] * n), dtype=np.float64)
-        for name in (
-            "start",
-            "end",
-            "cpu_request",
-            "cpu_usage",
-            "cpu_allocation",
-            "cpu_usage_max",
-            "ram_request",
-            "ram_usage",
-            "ram_allocation",
-            "ram_usage_max",
-            "gpu_request",
-            "gpu_usage",
-            "network_transfer_rate",
-            "network_receive_rate",
-            "egress_zone_rate",
-            "egress_region_rate",
-            "egress_internet_rate",
-        )
+        for name in USAGE_FLOAT_COLUMNS
     }
     return UsageSegments(container=np.asarray(rows.get("container", []), dtype=np.int64), **columns)
