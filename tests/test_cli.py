@@ -91,3 +91,15 @@ def test_serve_refuses_no_auth_off_loopback(capsys: pytest.CaptureFixture[str]) 
         "costreport: invalid 'auth' parameter: 'none'; accepted: kubernetes, or none only on a "
         "loopback address (not 0.0.0.0) unless --insecure-allow-unauthenticated is given\n"
     )
+
+
+def test_utc_offset_moves_calendar_windows(capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import timedelta
+
+    from costreport.cli import parse_utc_offset
+
+    assert parse_utc_offset("+05:30") == timedelta(hours=5, minutes=30)
+    assert parse_utc_offset("-07:00") == -timedelta(hours=7)
+    assert main(["query", "--window", "today", "--format", "csv", "--utc-offset=-07:00"]) == 0
+    first_row = capsys.readouterr().out.splitlines()[1]
+    assert first_row.split(",")[0].endswith("T00:00:00-07:00")

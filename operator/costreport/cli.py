@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -47,6 +47,12 @@ TABLE_COLUMNS = (
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """Options that choose and configure the cluster-data source (shared by every command)."""
+    parser.add_argument(
+        "--utc-offset",
+        type=parse_utc_offset,
+        default=timedelta(0),
+        help="fixed zone of calendar windows, e.g. --utc-offset=-07:00 (default UTC)",
+    )
     group = parser.add_argument_group("source")
     group.add_argument(
         "--source", choices=["sample", "prometheus"], default=os.environ.get("SOURCE", "sample")
@@ -72,6 +78,22 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--prometheus-ca", help="CA bundle for Prometheus' TLS certificate")
     group.add_argument("--prometheus-timeout", type=float, default=60.0, help="seconds per query")
     group.add_argument("--scrape-interval", type=float, default=60.0, help="seconds")
+
+
+def parse_utc_offset(text: str) -> timedelta:
+    """`+05:30` / `-07:00` / `Z` → a timedelta (argparse type)."""
+    value = text.strip()
+    if value in ("Z", "UTC", ""):
+        return timedelta(0)
+    sign = -1 if value.startswith("-") else 1
+    hours, _, minutes = value.lstrip("+-").partition(":")
+    try:
+        offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an offset like +05:30") from None
+    if offset > timedelta(hours=14):
+        raise argparse.ArgumentTypeError(f"{text!r} is beyond ±14:00")
+    return sign * offset
 
 
 def add_api_arguments(parser: argparse.ArgumentParser) -> None:
@@ -243,7 +265,7 @@ def _now() -> datetime:
 
 async def run_query(args: argparse.Namespace) -> str:
     """The `query` command's output."""
-    query = parse_allocation_query(_query_params(args), now=_now())
+    query = parse_allocation_query(_query_params(args), now=_now(), utc_offset=args.utc_offset)
     result = await query_allocations(build_source(args), query)
     if args.format == "json":
         body = {"code": 200, "status": "success", "data": result.to_json(), "meta": result.meta}
@@ -257,7 +279,7 @@ async def run_assets(args: argparse.Namespace) -> str:
     """The `assets` command's output."""
     parse_filter(args.filter or "", kind="asset")
     query = AssetQuery(
-        window=parse_window(args.window, now=_now()),
+        window=parse_window(args.window, now=_now(), utc_offset=args.utc_offset),
         step=parse_duration(args.step, parameter="step") if args.step else None,
         accumulate=parse_accumulate(args.accumulate or "true"),
         aggregate=parse_asset_aggregate(args.aggregate),
@@ -413,6 +435,7 @@ def serve(args: argparse.Namespace, banner: str = "") -> None:
         cors=not getattr(args, "no_cors", False),
         cache_bytes=getattr(args, "cache_mb", 256) * 1024 * 1024,
         operator_namespace=os.environ.get("POD_NAMESPACE", "default"),
+        utc_offset=getattr(args, "utc_offset", timedelta(0)),
         policy=label_policy(args) if hasattr(args, "label_allow_list") else LabelPolicy(),
         metrics_public=getattr(args, "metrics_public", False),
         max_window_days=getattr(args, "max_window_days", 400.0),

@@ -201,7 +201,7 @@ class SimCluster:
         Returns the number of samples written (a long history is written in time chunks so
         that files and promtool's memory stay small).
         """
-        families: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {}
+        families: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
 
         def add(
             name: str, labels: dict[str, str], times: np.ndarray, values: np.ndarray | float
@@ -212,7 +212,12 @@ class SimCluster:
             if len(times) == 0:
                 return
             text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-            families.setdefault(name, []).append((text, times, vals))
+            series = families.setdefault(name, {})
+            if text in series:  # one series exported for several objects (e.g. a ReplicaSet)
+                t0, v0 = series[text]
+                times, first = np.unique(np.concatenate([t0, times]), return_index=True)
+                vals = np.concatenate([v0, vals])[first]
+            series[text] = (times, vals)
 
         for n in self.nodes:
             t = self.scrapes(n.start, n.end)
@@ -335,7 +340,7 @@ class SimCluster:
         count = 0
         for name, series in families.items():
             out.write(f"# TYPE {name} gauge\n")
-            for labels, times, values in series:
+            for labels, (times, values) in series.items():
                 prefix = f"{name}{{{labels}}} "
                 out.write(
                     "".join(
