@@ -460,8 +460,10 @@ def serve(args: argparse.Namespace, banner: str = "") -> None:
     web.run_app(app, host=host, port=args.port, print=None, ssl_context=ssl_context)
 
 
-def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
-    """An SSL context that reloads the certificate when the files change (every 30 s)."""
+def tls_context(
+    cert: str | None, key: str | None, check_every: float = 30.0
+) -> ssl.SSLContext | None:
+    """An SSL context that reloads the certificate when the files change."""
     if not cert and not key:
         return None
     if not (cert and key):
@@ -472,7 +474,7 @@ def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
 
     def reload() -> None:
         while True:
-            time.sleep(30)
+            time.sleep(check_every)
             try:
                 now = [os.stat(cert).st_mtime, os.stat(key).st_mtime]
                 if now != stamp:
