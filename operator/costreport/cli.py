@@ -76,6 +76,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         help="extra header for Prometheus, e.g. X-Scope-OrgID=tenant (repeatable)",
     )
     group.add_argument("--prometheus-ca", help="CA bundle for Prometheus' TLS certificate")
+    group.add_argument(
+        "--prometheus-basic-auth-file", help="file holding user:password for Prometheus"
+    )
     group.add_argument("--prometheus-timeout", type=float, default=60.0, help="seconds per query")
     group.add_argument("--scrape-interval", type=float, default=60.0, help="seconds")
 
@@ -159,6 +162,15 @@ def build_source(args: argparse.Namespace) -> ClusterSource:
         if args.prometheus_token_file:
             with open(args.prometheus_token_file) as handle:
                 token = handle.read().strip()
+        basic = None
+        if args.prometheus_basic_auth_file:
+            with open(args.prometheus_basic_auth_file) as handle:
+                user, sep, password = handle.read().strip().partition(":")
+            if not sep:
+                raise InvalidParameter(
+                    "prometheus-basic-auth-file", args.prometheus_basic_auth_file, "user:password"
+                )
+            basic = (user, password)
         headers = {}
         for item in args.prometheus_header:
             key, sep, value = item.partition("=")
@@ -170,6 +182,7 @@ def build_source(args: argparse.Namespace) -> ClusterSource:
             cluster_label=args.cluster_label,
             default_cluster=args.cluster_id or "default-cluster",
             bearer_token=token,
+            basic_auth=basic,
             headers=headers,
             ca_file=args.prometheus_ca,
             timeout_seconds=args.prometheus_timeout,

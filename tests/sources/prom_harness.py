@@ -27,6 +27,8 @@ from costreport.model.cluster import (
     GIB,
     ClusterData,
     Container,
+    LoadBalancer,
+    NetworkPrices,
     Node,
     PersistentVolume,
     Pod,
@@ -59,6 +61,9 @@ class SimPod:
     owner_name: str = ""
     replicaset_owner: tuple[str, str] | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    net_tx: float = 0.0  # bytes per second, whole pod
+    net_rx: float = 0.0
+    egress_internet: float = 0.0  # bytes per second to the internet
     completed: bool = False  # a Job pod: KSM reports its completion time
     deleted: bool = False  # deleted while running: KSM saw the deletion timestamp
     claim: str = ""
@@ -96,6 +101,16 @@ class SimVolume:
 
 
 @dataclass(slots=True)
+class SimService:
+    cluster: str
+    namespace: str
+    name: str
+    selector: dict[str, str]
+    lb_price: float | None = None  # $/h when a LoadBalancer priced by OpenCost's exporter
+    ip: str = ""
+
+
+@dataclass(slots=True)
 class SimCluster:
     """Ground truth of a small cluster over [start, end), scraped every `scrape` seconds."""
 
@@ -105,6 +120,7 @@ class SimCluster:
     nodes: list[SimNode] = field(default_factory=list)
     pods: list[SimPod] = field(default_factory=list)
     volumes: list[SimVolume] = field(default_factory=list)
+    services: list[SimService] = field(default_factory=list)
     linger: float = 60.0  # finished pod objects stay this long (KSM keeps exporting them)
     export_allocation: bool = False  # OpenCost's container_*_allocation series too
 
@@ -153,10 +169,14 @@ class SimCluster:
             )
             if p.claim:
                 mounts.append(VolumeMount(len(pods) - 1, p.namespace, p.claim))
+            share = 1.0 / len(p.containers)
             for c in p.containers:
                 containers.append(Container(len(pods) - 1, c.name))
                 rows.append(
                     {
+                        "network_transfer_rate": p.net_tx * share,
+                        "network_receive_rate": p.net_rx * share,
+                        "egress_internet_rate": p.egress_internet * 3600 / GIB * share,
                         "container": len(containers) - 1,
                         "start": max(p.start, self.start),
                         "end": min(p.end, self.end),
@@ -182,6 +202,25 @@ class SimCluster:
             for v in self.volumes
         ]
         window = Window(_dt(self.start), _dt(self.end))
+        balancers = [
+            LoadBalancer(
+                s.cluster,
+                s.namespace,
+                s.name,
+                self.start,
+                self.end,
+                s.lb_price,
+                s.ip,
+                pods=tuple(
+                    i
+                    for i, p in enumerate(pods)
+                    if (p.cluster, p.namespace) == (s.cluster, s.namespace)
+                    and all(p.labels.get(k) == v for k, v in s.selector.items())
+                ),
+            )
+            for s in self.services
+            if s.lb_price is not None
+        ]
         return ClusterData(
             window,
             node_rows,
@@ -190,6 +229,8 @@ class SimCluster:
             UsageSegments.from_rows(rows),
             volumes=volumes,
             mounts=mounts,
+            load_balancers=balancers,
+            network_prices={n.cluster: NetworkPrices() for n in self.nodes},
         )
 
     # -- the metrics ---------------------------------------------------------------------
@@ -281,6 +322,26 @@ class SimCluster:
                     t_obj,
                     1,
                 )
+            net = {"cluster_id": p.cluster, "namespace": p.namespace, "pod": p.name}
+            if p.net_tx or p.net_rx:
+                elapsed = t_run - p.start
+                add("container_network_transmit_bytes_total", net, t_run, elapsed * p.net_tx)
+                add("container_network_receive_bytes_total", net, t_run, elapsed * p.net_rx)
+            if p.egress_internet:
+                egress = {
+                    "cluster_id": p.cluster,
+                    "namespace": p.namespace,
+                    "pod_name": p.name,
+                    "internet": "true",
+                    "same_zone": "false",
+                    "same_region": "false",
+                }
+                add(
+                    "kubecost_pod_network_egress_bytes_total",
+                    egress,
+                    t_run,
+                    (t_run - p.start) * p.egress_internet,
+                )
             for c in p.containers:
                 cont = {**pod, "container": c.name}
                 add("kube_pod_container_state_started", cont, t_obj, p.start)
@@ -314,6 +375,19 @@ class SimCluster:
                     ram_alloc = max(c.ram_request, c.ram_usage) * GIB
                     add("container_cpu_allocation", cad, t_run, cpu_alloc)
                     add("container_memory_allocation_bytes", cad, t_run, ram_alloc)
+        for svc in self.services:
+            t = self.scrapes(self.start, self.end)
+            sel = {"cluster_id": svc.cluster, "namespace": svc.namespace, "service": svc.name}
+            selector = {f"label_{k}": v for k, v in svc.selector.items()}
+            add("service_selector_labels", {**sel, **selector}, t, 1)
+            if svc.lb_price is not None:
+                lb = {
+                    "cluster_id": svc.cluster,
+                    "namespace": svc.namespace,
+                    "service_name": svc.name,
+                    "ingress_ip": svc.ip,
+                }
+                add("kubecost_load_balancer_cost", lb, t, svc.lb_price)
         for v in self.volumes:
             t = self.scrapes(self.start, self.end)
             base = {"cluster_id": v.cluster, "persistentvolume": v.name}

@@ -26,6 +26,7 @@ from tests.sources.prom_harness import (
     SimContainer,
     SimNode,
     SimPod,
+    SimService,
     SimVolume,
     running_prometheus,
     tools_available,
@@ -66,6 +67,9 @@ def simulation() -> SimCluster:
             "web-5d8f",
             ("Deployment", "web"),
             {"app": "web", "team": "a"},
+            net_tx=50_000.0,
+            net_rx=80_000.0,
+            egress_internet=20_000.0,
         ),
         SimPod(
             "c1",
@@ -139,6 +143,10 @@ def simulation() -> SimCluster:
             "api-1",
             ("Deployment", "api"),
         ),
+    ]
+    sim.services = [
+        SimService("c1", "a", "web", {"app": "web"}, lb_price=0.025, ip="34.1.2.3"),
+        SimService("c1", "b", "db", {"app": "db"}),
     ]
     sim.volumes = [
         SimVolume("c1", "pv-db", 10, 0.0002, "b", "data-db-0"),
@@ -252,3 +260,21 @@ async def test_a_down_prometheus_is_a_source_error() -> None:
     with pytest.raises(SourceUnavailable, match="prometheus unavailable after retries"):
         await down.cluster_data(WINDOW, resolution_seconds=60)
     await down.close()
+
+
+async def test_load_balancers_services_and_network(source: PrometheusSource) -> None:
+    expected, got = await both(source, query(aggregate=("namespace",)))
+    row = got.sets[0].to_json()["a"]
+    assert row["loadBalancerCost"] == pytest.approx(0.025 * 6, rel=0.01)
+    assert row["networkTransferBytes"] == pytest.approx(50_000 * 6 * H, rel=0.01)
+    assert row["networkReceiveBytes"] == pytest.approx(80_000 * 6 * H, rel=0.01)
+    internet_gib = 20_000 * 6 * H / 2**30
+    assert row["networkInternetCost"] == pytest.approx(internet_gib * 0.12, rel=0.01)
+    want = expected.sets[0].to_json()["a"]
+    for field in ("loadBalancerCost", "networkCost", "totalCost"):
+        assert row[field] == pytest.approx(want[field], rel=0.01), field
+    pods = (await both(source, query(aggregate=("pod",))))[1].sets[0].to_json()
+    assert pods["db-0"]["properties"]["services"] == ["db"]  # single-member rows keep services
+    containers = (await both(source, query()))[1].sets[0].to_json()
+    assert containers["c1/n1/a/web-5d8f-x1/app"]["properties"]["services"] == ["web"]
+    assert pods["web-5d8f-x1"]["lbAllocations"]["c1/a/web"]["ip"] == "34.1.2.3"

@@ -17,12 +17,13 @@ Two things differ from OpenCost on purpose:
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import math
 import ssl
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +37,7 @@ from costreport.model.cluster import (
     USAGE_FLOAT_COLUMNS,
     ClusterData,
     Container,
+    LoadBalancer,
     NetworkPrices,
     Node,
     PersistentVolume,
@@ -230,6 +232,7 @@ class PrometheusSource:
         rs_owner_by = self._by("namespace", "replicaset", "owner_kind", "owner_name")
         claim_ref_by = self._by("persistentvolume", "claim_namespace", "name")
         mount_by = self._by("namespace", "pod", "uid", "persistentvolumeclaim")
+        egress_by = self._by("namespace", "pod_name", "internet", "same_zone", "same_region")
         instant = {
             "pods": f"max by ({self._by('namespace', 'pod', 'uid', 'node')}) "
             f"(max_over_time(kube_pod_info[{w}]))",
@@ -265,6 +268,13 @@ class PrometheusSource:
                 }
             ),
             "node_labels": f"max_over_time(kube_node_labels[{w}])",
+            "services": _tagged(
+                {
+                    "lb": f"avg by ({self._by('namespace', 'service_name', 'ingress_ip')}) "
+                    f"(avg_over_time(kubecost_load_balancer_cost[{w}]))",
+                    "selector": f"max_over_time(service_selector_labels[{w}])",
+                }
+            ),
             "owners": _tagged(
                 {
                     "pod": f"max by ({pod_owner_by}) (max_over_time(kube_pod_owner[{w}]))",
@@ -308,6 +318,20 @@ class PrometheusSource:
             f"(avg_over_time(container_memory_working_set_bytes{{{cadvisor}}}[{sr}]))",
             "ram_max": f"max by ({self._by('namespace', 'pod', 'container')}) "
             f"(max_over_time(container_memory_working_set_bytes{{{cadvisor}}}[{sr}]))",
+            "net_tx": f"sum by ({self._by('namespace', 'pod')}) "
+            f'(increase(container_network_transmit_bytes_total{{pod!=""}}[{sr}]))',
+            "net_rx": f"sum by ({self._by('namespace', 'pod')}) "
+            f'(increase(container_network_receive_bytes_total{{pod!=""}}[{sr}]))',
+            "alloc": _tagged(
+                {
+                    "cpu": f"avg by ({self._by('namespace', 'pod', 'container')}) "
+                    f"(avg_over_time(container_cpu_allocation{{{cadvisor}}}[{sr}]))",
+                    "ram": f"avg by ({self._by('namespace', 'pod', 'container')}) "
+                    f"(avg_over_time(container_memory_allocation_bytes{{{cadvisor}}}[{sr}]))",
+                }
+            ),
+            "egress": f"sum by ({egress_by}) "
+            f"(increase(kubecost_pod_network_egress_bytes_total[{sr}]))",
         }
         names = list(instant) + list(ranged)
         answers = await asyncio.gather(
@@ -396,8 +420,9 @@ class PrometheusSource:
             for t, v in values:
                 requests[key][labels.get("resource", "")][round((t - a) / s) - 1] = v
         usage: dict[str, dict[tuple[str, str, str, str], dict[int, float]]] = {}
-        for name in ("cpu", "ram", "ram_max"):
+        for name in ("cpu", "ram", "ram_max", "alloc_cpu", "alloc_ram"):
             usage[name] = defaultdict(dict)
+        for name in ("cpu", "ram", "ram_max", "alloc"):
             for labels, values in r[name]:
                 key = (
                     self._cluster(labels),
@@ -405,10 +430,15 @@ class PrometheusSource:
                     labels["pod"],
                     labels["container"],
                 )
+                target = name if name != "alloc" else f"alloc_{labels.get('cr_kind')}"
                 for t, v in values:
-                    usage[name][key][round((t - a) / s) - 1] = v
+                    usage[target][key][round((t - a) / s) - 1] = v
 
+        network = self._network(r, a, s)
         containers_seen = set(running) | set(requests) | set(container_start)
+        per_pod: dict[tuple[str, str, str], int] = defaultdict(int)
+        for key in containers_seen:
+            per_pod[key[:3]] += 1
         pod_list: list[Pod] = []
         pod_keys: dict[tuple[str, str, str], int] = {}
         container_list: list[Container] = []
@@ -480,25 +510,39 @@ class PrometheusSource:
                 ram_req = value(req.get("memory", {}))
                 gpu_req = value(req.get("nvidia_com_gpu", {}))
                 cpu_use = usage["cpu"].get(key, {}).get(k, 0.0) / seconds
+                share = 1.0 / per_pod[key[:3]]
+                net = network.get((*key[:3], k), {})
+                for column, total in (
+                    ("network_transfer_rate", net.get("tx", 0.0) / seconds),
+                    ("network_receive_rate", net.get("rx", 0.0) / seconds),
+                    ("egress_zone_rate", net.get("zone", 0.0) * 3600 / seconds / GIB),
+                    ("egress_region_rate", net.get("region", 0.0) * 3600 / seconds / GIB),
+                    ("egress_internet_rate", net.get("internet", 0.0) * 3600 / seconds / GIB),
+                ):
+                    rows[column].append(total * share)
                 ram_use = usage["ram"].get(key, {}).get(k, 0.0)
                 ram_peak = usage["ram_max"].get(key, {}).get(k, ram_use)
+                # OpenCost's exporter (when present): average of max(request, usage) per minute.
+                exported_cpu = usage["alloc_cpu"].get(key, {}).get(k, 0.0)
+                exported_ram = usage["alloc_ram"].get(key, {}).get(k, 0.0)
                 for column, v in (
                     ("container", float(c_index)),
                     ("start", s0),
                     ("end", s1),
                     ("cpu_request", cpu_req),
                     ("cpu_usage", cpu_use),
-                    ("cpu_allocation", max(cpu_req, cpu_use)),
+                    ("cpu_allocation", max(cpu_req, cpu_use, exported_cpu)),
                     ("cpu_usage_max", cpu_use),
                     ("ram_request", ram_req),
                     ("ram_usage", ram_use),
-                    ("ram_allocation", max(ram_req, ram_use)),
+                    ("ram_allocation", max(ram_req, ram_use, exported_ram)),
                     ("ram_usage_max", ram_peak),
                     ("gpu_request", gpu_req),
                 ):
                     rows[column].append(v)
         usage_table = _segments(rows)
         volumes, mounts = self._volumes(r, a, z, pod_keys)
+        load_balancers, pod_list = self._services(r, a, z, pod_list)
         clusters = {n.cluster for n in nodes} | {p.cluster for p in pod_list}
         prices = NetworkPrices(
             self.pricing.zone_network_egress,
@@ -513,6 +557,7 @@ class PrometheusSource:
             usage=usage_table,
             volumes=volumes,
             mounts=mounts,
+            load_balancers=load_balancers,
             cluster_management_hourly={c: self.pricing.cluster_management_price for c in clusters},
             network_prices={c: prices for c in clusters},
             namespace_labels=dict(namespace_labels),
@@ -612,6 +657,90 @@ class PrometheusSource:
                 )
             )
         return nodes
+
+    def _network(
+        self, r: Mapping[str, Any], a: float, s: float
+    ) -> dict[tuple[str, str, str, int], dict[str, float]]:
+        """Bytes per (cluster, namespace, pod, set): tx, rx and egress per class."""
+        out: dict[tuple[str, str, str, int], dict[str, float]] = defaultdict(dict)
+        for name, kind in (("net_tx", "tx"), ("net_rx", "rx"), ("egress", "")):
+            for labels, values in r[name]:
+                pod = labels.get("pod") or labels.get("pod_name", "")
+                cls = kind
+                if not cls:
+                    if labels.get("internet") == "true":
+                        cls = "internet"
+                    elif labels.get("same_zone") == "true":
+                        continue  # in-zone traffic is free (OpenCost's classes)
+                    elif labels.get("same_region") == "true":
+                        cls = "zone"
+                    else:
+                        cls = "region"
+                for t, v in values:
+                    key = (
+                        self._cluster(labels),
+                        labels.get("namespace", ""),
+                        pod,
+                        round((t - a) / s) - 1,
+                    )
+                    out[key][cls] = out[key].get(cls, 0.0) + v
+        return out
+
+    def _services(
+        self, r: Mapping[str, Any], a: float, z: float, pods: list[Pod]
+    ) -> tuple[list[LoadBalancer], list[Pod]]:
+        """Services whose selectors match pods, and load balancers priced by OpenCost's series."""
+        selectors: dict[tuple[str, str, str], dict[str, str]] = {}
+        prices: dict[tuple[str, str, str], tuple[float, str]] = {}
+        for labels, value in r["services"]:
+            key = (self._cluster(labels), labels.get("namespace", ""), "")
+            if labels.get("cr_kind") == "selector":
+                key = (key[0], key[1], labels.get("service", ""))
+                selectors[key] = {k[6:]: v for k, v in labels.items() if k.startswith("label_")}
+            else:
+                key = (key[0], key[1], labels.get("service_name", ""))
+                prices[key] = (value, labels.get("ingress_ip", ""))
+        by_namespace: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, p in enumerate(pods):
+            by_namespace[(p.cluster, p.namespace)].append(i)
+        matched: dict[tuple[str, str, str], list[int]] = {}
+        services: dict[int, list[str]] = defaultdict(list)
+        for (cluster, namespace, service), selector in sorted(selectors.items()):
+            if not selector:
+                continue
+            hits = [
+                i
+                for i in by_namespace.get((cluster, namespace), [])
+                if all(pods[i].labels.get(k) == v for k, v in selector.items())
+            ]
+            matched[(cluster, namespace, service)] = hits
+            for i in hits:
+                services[i].append(service)
+        pods = [
+            replace(p, services=tuple(services[i])) if i in services else p
+            for i, p in enumerate(pods)
+        ]
+        balancers = []
+        for (cluster, namespace, service), (price, ip) in sorted(prices.items()):
+            private = False
+            try:
+                private = ipaddress.ip_address(ip).is_private if ip else False
+            except ValueError:
+                private = False
+            balancers.append(
+                LoadBalancer(
+                    cluster,
+                    namespace,
+                    service,
+                    a,
+                    z,
+                    price,
+                    ip,
+                    private,
+                    tuple(matched.get((cluster, namespace, service), [])),
+                )
+            )
+        return balancers, pods
 
     def _volumes(
         self,
