@@ -144,6 +144,17 @@ def simulation() -> SimCluster:
             ("Deployment", "api"),
         ),
     ]
+    sim.pods.append(
+        SimPod(
+            "c1",
+            "a",
+            "spiky",
+            "n1",
+            T,
+            T + 6 * H,
+            [SimContainer("main", 0.2, 0.3, 0.5, 0.3, cpu_allocation=0.6)],
+        )
+    )
     sim.services = [
         SimService("c1", "a", "web", {"app": "web"}, lb_price=0.025, ip="34.1.2.3"),
         SimService("c1", "b", "db", {"app": "db"}),
@@ -278,3 +289,14 @@ async def test_load_balancers_services_and_network(source: PrometheusSource) -> 
     containers = (await both(source, query()))[1].sets[0].to_json()
     assert containers["c1/n1/a/web-5d8f-x1/app"]["properties"]["services"] == ["web"]
     assert pods["web-5d8f-x1"]["lbAllocations"]["c1/a/web"]["ip"] == "34.1.2.3"
+
+
+async def test_opencosts_allocation_series_is_the_cpu_basis_when_present(
+    source: PrometheusSource,
+) -> None:
+    _, got = await both(source, query(aggregate=("pod",)))
+    spiky = got.sets[0].to_json()["spiky"]
+    # 0.2 requested, 0.3 used on average, but the exporter's per-minute max(request, usage)
+    # averages 0.6: 0.6 core × 6 h × $0.04.
+    assert spiky["cpuCoreHours"] == pytest.approx(0.6 * 6, rel=0.01)
+    assert spiky["cpuCost"] == pytest.approx(0.6 * 6 * 0.04, rel=0.01)

@@ -17,6 +17,7 @@ Two things differ from OpenCost on purpose:
 from __future__ import annotations
 
 import asyncio
+import base64
 import ipaddress
 import logging
 import math
@@ -115,7 +116,9 @@ class PrometheusClient:
         if config.bearer_token:
             headers["Authorization"] = f"Bearer {config.bearer_token}"
         self._headers = headers
-        self._auth = aiohttp.BasicAuth(*config.basic_auth) if config.basic_auth else None
+        if config.basic_auth:
+            pair = ":".join(config.basic_auth).encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         self._ssl: ssl.SSLContext | bool = True
         if config.ca_file:
             self._ssl = ssl.create_default_context(cafile=config.ca_file)
@@ -125,7 +128,6 @@ class PrometheusClient:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout_seconds),
                 headers=self._headers,
-                auth=self._auth,
             )
         url = self.config.url.rstrip("/") + path
         delay = 0.5
