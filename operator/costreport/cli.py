@@ -8,6 +8,7 @@ import csv
 import io
 import logging
 import os
+import random
 import ssl
 import sys
 import threading
@@ -365,8 +366,15 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--tick-seconds", type=float, default=30.0, help="scheduler tick")
     op.add_argument(
         "--peering",
-        action="store_true",
-        help="use kopf peering (for more than one replica) instead of standalone",
+        metavar="NAME",
+        help="kopf peering object (ClusterKopfPeering) for more than one replica; "
+        "default: standalone",
+    )
+    op.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="peering priority (default: random, so replicas never tie)",
     )
     op.add_argument("--log-format", choices=["auto", "json", "text"], default="auto")
     add_privacy_arguments(op)
@@ -393,6 +401,8 @@ def run_operator(args: argparse.Namespace) -> None:
             clusterwide=not args.namespace,
             namespaces=args.namespace,
             standalone=not args.peering,
+            peering_name=args.peering,
+            priority=args.priority if args.priority is not None else random.randint(1, 10**6),
             liveness_endpoint=f"http://0.0.0.0:{args.liveness_port}/healthz",
             memo=memo,
         )

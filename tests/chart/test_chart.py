@@ -150,3 +150,30 @@ def test_argocd_health() -> None:
     assert health(report(1, 1, [down]))["status"] == "Progressing"
     assert health(report(1, None, []))["status"] == "Progressing"
     assert health(report(2, 1, [ready]))["status"] == "Progressing"
+
+
+@needs_helm
+def test_peering_for_more_than_one_replica() -> None:
+    result = subprocess.run(
+        [HELM, "template", "cr", str(CHART), "--set", "operator.replicas=2"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0 and "operator.peering.enabled=true" in result.stderr
+    docs = render("--set", "operator.replicas=2", "--set", "operator.peering.enabled=true")
+    kinds = {d["kind"] for d in docs}
+    assert {"CustomResourceDefinition", "ClusterKopfPeering"} <= kinds
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    assert deployment["spec"]["replicas"] == 2
+    operator = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert "--peering=cr-costreport" in operator["args"]
+    role = next(
+        d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "cr-costreport"
+    )
+    assert {
+        "apiGroups": ["kopf.dev"],
+        "resources": ["clusterkopfpeerings", "kopfpeerings"],
+        "verbs": ["get", "list", "watch", "patch"],
+    } in role["rules"]
+    crd = next(d for d in docs if d["kind"] == "CustomResourceDefinition")
+    kubernetes_validate.validate(crd, K8S_VERSION, strict=True)
