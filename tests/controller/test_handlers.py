@@ -1,0 +1,41 @@
+"""The kopf handlers are thin: watch events reach the scheduler; cleanup stops it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import kopf
+
+from costreport.controller.handlers import observe, report_count, stop
+from costreport.controller.scheduler import ReportScheduler
+from tests.api.conftest import TinySource
+from tests.controller.fakes import TINY_DAY, FakeKube, report
+
+
+class ClosingKube(FakeKube):
+    closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+async def test_events_update_the_registry_and_the_probe_counts_reports() -> None:
+    scheduler = ReportScheduler(TinySource(), FakeKube(), operator_namespace="costreport")
+    memo = kopf.Memo(scheduler=scheduler)
+    spec = {"window": TINY_DAY}
+    await observe(event={"type": None, "object": report("r1", spec)}, memo=memo)
+    await observe(event={"type": "ADDED", "object": report("r2", spec, namespace=None)}, memo=memo)
+    assert await report_count(memo=memo) == 2
+    assert scheduler.wakeup.is_set()  # new reports are computed at once
+    await observe(event={"type": "DELETED", "object": report("r1", spec)}, memo=memo)
+    assert set(scheduler.reports) == {("ClusterCostReport", None, "r2")}
+
+
+async def test_cleanup_cancels_the_scheduler_and_closes_the_client() -> None:
+    kube = ClosingKube()
+    scheduler = ReportScheduler(TinySource(), kube, operator_namespace="costreport")
+    task = asyncio.create_task(scheduler.run_forever(3600))
+    await asyncio.sleep(0)
+    memo = kopf.Memo(task=task, kube=kube)
+    await stop(memo=memo)
+    assert task.cancelled() and kube.closed
