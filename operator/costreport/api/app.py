@@ -141,8 +141,7 @@ def _now() -> datetime:
 
 
 def _params(request: web.Request) -> dict[str, str]:
-    """Query parameters, last value winning, like Go's `r.URL.Query().Get` does not — but
-    the UI never repeats a parameter, and a repeated one must not crash anything."""
+    """Query parameters; a repeated parameter takes its last value (never an error)."""
     return {k: request.query.getall(k)[-1] for k in request.query}
 
 

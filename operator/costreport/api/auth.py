@@ -49,10 +49,9 @@ class Forbidden(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """An authenticated caller and what they may read.
+    """An authenticated caller; `cluster_wide` when allowed to read every namespace.
 
-    `namespaces` is None for cluster-wide access, else the namespaces checked so far that the
-    caller may read (filled lazily by `Authorizer.readable`).
+    Which namespaces a scoped caller may read is asked per request (`KubernetesAuth.readable`).
     """
 
     user: str
@@ -196,6 +195,3 @@ class NoAuth:
     async def readable(self, caller: Caller, namespaces: Iterable[str]) -> frozenset[str]:
         """Every namespace."""
         return frozenset(namespaces)
-
-
-Authenticator = KubernetesAuth | NoAuth

@@ -547,7 +547,6 @@ def compute_allocations(
     builder.attach_volumes_and_lbs(containers)
     allocations = concat([containers, builder.pseudo_table()])
     members = builder.members.views
-    is_real = allocations.member_lo >= 0
 
     idle = builder.idle_rows(allocations) if query.include_idle else RowTable.empty()
     width = 0
@@ -580,7 +579,7 @@ def compute_allocations(
     n_names = len(names.strings)
     alloc_names = name_code[allocations.member_lo] if len(allocations) else np.zeros(0, np.int64)
 
-    visible = ~shared & (passing if passing is not None else True) & (is_real)
+    visible = ~shared & (passing if passing is not None else True)
     agg = merge(
         allocations.take(visible), allocations.set_index[visible] * n_names + alloc_names[visible]
     )
@@ -589,7 +588,7 @@ def compute_allocations(
     row_names = agg.keys % n_names
 
     if shared.any() or query.share_cost:
-        hidden = ~shared & is_real & ~visible
+        hidden = ~shared & ~visible
         _distribute_shared(
             query,
             sets,

@@ -249,7 +249,7 @@ def _aggregate_name(asset: Asset, keys: Sequence[str]) -> str:
     return "/".join(values)
 
 
-def merge_assets(name: str, members: Sequence[Asset], window: Window) -> Asset:
+def merge_assets(members: Sequence[Asset], window: Window) -> Asset:
     """Merge assets: numbers present in every member add up, agreeing properties stay."""
     first = members[0]
     if len(members) == 1 and first.window == window:
@@ -308,7 +308,7 @@ def compute_assets(
         result.append(
             AssetSet(
                 group_window,
-                {k: merge_assets(k, members, group_window) for k, members in buckets.items()},
+                {k: merge_assets(members, group_window) for k, members in buckets.items()},
             )
         )
     return result

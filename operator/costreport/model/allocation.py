@@ -7,7 +7,6 @@ key order is the wire order of OpenCost's `AllocationJSON`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -112,24 +111,12 @@ class AllocationSet:
     def __len__(self) -> int:
         return len(self.names)
 
-    def column(self, name: str) -> FloatArray:
-        """One numeric field for every row."""
-        return self.columns[name]
-
     def index_of(self, name: str) -> int:
         """Row position of the row called `name` (KeyError when absent)."""
         try:
             return self.names.index(name)
         except ValueError:
             raise KeyError(name) from None
-
-    def row(self, name: str) -> JSONDict:
-        """The JSON object of one row (for tests and small callers)."""
-        return self.to_json()[name]
-
-    def iter_rows(self) -> Iterator[tuple[str, JSONDict]]:
-        """Rows as (name, JSON object) in name order."""
-        yield from sorted(self.to_json().items())
 
     def to_json(self) -> dict[str, JSONDict]:
         """The set as OpenCost renders it: row name → allocation object, keys sorted."""

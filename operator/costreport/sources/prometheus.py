@@ -226,7 +226,7 @@ class PrometheusSource:
         s = sets[0].duration.total_seconds()
         w = format_duration(timedelta(seconds=z - a))
         sr = format_duration(timedelta(seconds=s))
-        first, before = self.client.queries, self.client.queries
+        before = self.client.queries
         container_by = self._by("namespace", "pod", "uid", "container")
         pod_by = self._by("namespace", "pod", "uid")
         cadvisor = 'container!="", container!="POD"'
@@ -341,13 +341,13 @@ class PrometheusSource:
             *(self.client.query_range(expr, a + s, z, s) for expr in ranged.values()),
         )
         results: dict[str, Any] = dict(zip(names, answers, strict=True))
-        first = self.client.queries - before
+        count = self.client.queries - before
         log.debug(
             "prometheus queries",
-            extra={"context": {"queries": first, "sets": len(sets), "window": w}},
+            extra={"context": {"queries": count, "sets": len(sets), "window": w}},
         )
         data = self._assemble(results, sets, window)
-        data.query_count = first
+        data.query_count = count
         return data
 
     # -- assembly -------------------------------------------------------------------------
