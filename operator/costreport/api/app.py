@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
 import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -33,6 +34,7 @@ from costreport.api.auth import (
 from costreport.api.cache import ResponseCache
 from costreport.api.limits import ClientLimiter, TooManyRequests
 from costreport.api.metrics import ApiMetrics
+from costreport.engine.aggregate import sanitize_key
 from costreport.engine.assets import parse_asset_aggregate
 from costreport.engine.filters import parse_filter
 from costreport.engine.params import WINDOW_REQUIRED, parse_allocation_query
@@ -393,7 +395,7 @@ async def handle_autocomplete(request: web.Request) -> web.Response:
     limit = _limit(params.get("limit"))
     settings = request.app[SETTINGS_KEY]
     if label_key is not None and not settings.policy.permits(label_key[1]):
-        raise InvalidParameter("field", field, settings.policy._accepted(label_key[1]))
+        raise InvalidParameter("field", field, settings.policy.accepted(label_key[1]))
     data = settings.policy.apply(
         await request.app[SOURCE_KEY].cluster_data(window, resolution_seconds=300)
     )
@@ -412,10 +414,6 @@ def _autocomplete_values(
     label_key: tuple[str, str] | None,
     readable: frozenset[str],
 ) -> set[str]:
-    import numpy as np
-
-    from costreport.engine.aggregate import sanitize_key
-
     u = data.usage
     running = np.flatnonzero((u.start < window.end_ts) & (u.end > window.start_ts))
     containers = {int(c) for c in np.unique(u.container[running]).tolist()}

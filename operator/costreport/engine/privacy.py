@@ -74,14 +74,15 @@ class LabelPolicy:
         for key in query.aggregate:
             name = _label_key(key)
             if name is not None and not self.permits(name):
-                raise InvalidParameter("aggregate", key, self._accepted(name))
+                raise InvalidParameter("aggregate", key, self.accepted(name))
         if query.filter:
             for read in sorted(parse_filter(query.filter).fields()):
                 kind, _, name = read.partition(":")
                 if kind in ("label", "annotation") and name and not self.permits(name):
-                    raise InvalidParameter("filter", query.filter, self._accepted(name))
+                    raise InvalidParameter("filter", query.filter, self.accepted(name))
 
-    def _accepted(self, key: str) -> str:
+    def accepted(self, key: str) -> str:
+        """The accepted-values text of the 400 for a hidden key."""
         return (
             f"label/annotation keys allowed by {self.setting} ({', '.join(self.allowed)}); "
             f"{key!r} is not"
