@@ -84,10 +84,18 @@ async def test_source_returns_only_overlapping_segments() -> None:
     source = SampleSource(now=NOW)
     day = Window(datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC))
     sliced = await source.cluster_data(day, resolution_seconds=300)
-    assert len(sliced.usage) < len(source.data().usage)
+    whole = source.data()
+    assert len(sliced.usage) < len(whole.usage)
     assert ((sliced.usage.start < day.end_ts) & (sliced.usage.end > day.start_ts)).all()
-    assert len(sliced.pods) == len(source.data().pods)
-    assert restrict(source.data(), day).nodes == sliced.nodes
+    # Compacted to the pods running that day, indices renumbered consistently.
+    assert len(sliced.pods) == pod_count(whole, day) < len(whole.pods)
+    assert sliced.usage.container.max() == len(sliced.containers) - 1
+    assert {sliced.pods[c.pod].name for c in sliced.containers} == {p.name for p in sliced.pods}
+    assert all(sliced.pods[m.pod].namespace == m.claim_namespace for m in sliced.mounts)
+    assert all(
+        sliced.pods[p].name.startswith("frontend") for lb in sliced.load_balancers for p in lb.pods
+    )
+    assert restrict(whole, day).nodes == sliced.nodes
 
 
 # -- invariants the issue asks for, on the sample cluster -------------------------------

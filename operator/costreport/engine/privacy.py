@@ -52,16 +52,22 @@ class LabelPolicy:
             return f"h:{digest[:16]}"
         return value
 
-    def clean(self, labels: Mapping[str, str]) -> dict[str, str]:
-        """Allowed keys only, chosen values hashed."""
+    def clean(self, labels: Mapping[str, str]) -> Mapping[str, str]:
+        """Allowed keys only, chosen values hashed (the same mapping when nothing changes)."""
+        hashed = {sanitize_key(h) for h in self.hashed}
+        if all(self.permits(k) and k not in hashed for k in labels):
+            return labels
         return {k: self._value(k, v) for k, v in labels.items() if self.permits(k)}
 
     def apply(self, data: ClusterData) -> ClusterData:
         """The data with every label and annotation map cleaned."""
-        pods: list[Pod] = [
-            replace(p, labels=self.clean(p.labels), annotations=self.clean(p.annotations))
-            for p in data.pods
-        ]
+        pods: list[Pod] = []
+        for p in data.pods:
+            labels, annotations = self.clean(p.labels), self.clean(p.annotations)
+            if labels is p.labels and annotations is p.annotations:
+                pods.append(p)
+            else:
+                pods.append(replace(p, labels=labels, annotations=annotations))
         return replace(
             data,
             pods=pods,

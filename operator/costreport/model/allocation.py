@@ -151,7 +151,7 @@ class AllocationSet:
         return float(self.columns[name].sum())
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class AllocationSetRange:
     """The answer to an allocation query: sets in chronological order plus declarations.
 
@@ -161,6 +161,10 @@ class AllocationSetRange:
 
     sets: list[AllocationSet]
     meta: JSONDict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        rows = sum(len(s) for s in self.sets)
+        return f"AllocationSetRange({len(self.sets)} sets, {rows} rows)"
 
     def to_json(self) -> list[dict[str, JSONDict]]:
         """The `data` array of an OpenCost allocation response."""

@@ -229,9 +229,13 @@ class NetworkPrices:
     internet: float = 0.12
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class ClusterData:
-    """Everything the engine needs for one query window, from one source."""
+    """Everything the engine needs for one query window, from one source.
+
+    Its repr is a one-line summary: a full dataclass repr of a large cluster takes seconds,
+    and asyncio and loggers do call repr on results.
+    """
 
     window: Window
     nodes: list[Node]
@@ -249,6 +253,12 @@ class ClusterData:
     currency: str = "USD"
     warnings: list[str] = field(default_factory=list)
     query_count: int = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"ClusterData({self.window.to_json()['start']}..{self.window.to_json()['end']}, "
+            f"{len(self.nodes)} nodes, {len(self.pods)} pods, {len(self.usage)} segments)"
+        )
 
 
 class ClusterSource(Protocol):

@@ -15,7 +15,7 @@ Size: `scale` multiplies replicas, node pools and CronJob copies. A 7-day window
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -628,20 +628,38 @@ def generate_sample_cluster(
 
 
 def restrict(data: ClusterData, window: Window) -> ClusterData:
-    """The part of the data overlapping `window` (pods and containers kept whole for indices)."""
+    """The part of the data overlapping `window`, compacted to the pods that run in it.
+
+    Pods and containers are renumbered, so the work of a query (and of the label policy)
+    scales with the window, not with the whole history.
+    """
     a, z = window.start_ts, window.end_ts
     u = data.usage
     hit = np.flatnonzero((u.start < z) & (u.end > a))
+    used_containers = np.unique(u.container[hit])
+    pod_of = np.fromiter((c.pod for c in data.containers), np.int64, len(data.containers))
+    used_pods = np.unique(pod_of[used_containers])
+    new_pod = {int(old): new for new, old in enumerate(used_pods.tolist())}
     usage = UsageSegments(**{f.name: getattr(u, f.name)[hit] for f in fields(UsageSegments)})
+    usage.container = np.searchsorted(used_containers, usage.container).astype(np.int64)
+    containers = [
+        Container(new_pod[data.containers[c].pod], data.containers[c].name)
+        for c in used_containers.tolist()
+    ]
+    load_balancers = [
+        replace(lb, pods=tuple(new_pod[p] for p in lb.pods if p in new_pod))
+        for lb in data.load_balancers
+        if lb.start < z and lb.end > a
+    ]
     return ClusterData(
         window=window,
         nodes=[n for n in data.nodes if n.start < z and n.end > a],
-        pods=data.pods,
-        containers=data.containers,
+        pods=[data.pods[p] for p in used_pods.tolist()],
+        containers=containers,
         usage=usage,
         volumes=[v for v in data.volumes if v.start < z and v.end > a],
-        mounts=data.mounts,
-        load_balancers=[lb for lb in data.load_balancers if lb.start < z and lb.end > a],
+        mounts=[replace(m, pod=new_pod[m.pod]) for m in data.mounts if m.pod in new_pod],
+        load_balancers=load_balancers,
         cluster_management_hourly=data.cluster_management_hourly,
         network_prices=data.network_prices,
         namespace_labels=data.namespace_labels,
