@@ -103,3 +103,11 @@ def test_utc_offset_moves_calendar_windows(capsys: pytest.CaptureFixture[str]) -
     assert main(["query", "--window", "today", "--format", "csv", "--utc-offset=-07:00"]) == 0
     first_row = capsys.readouterr().out.splitlines()[1]
     assert first_row.split(",")[0].endswith("T00:00:00-07:00")
+
+
+def test_a_deeply_nested_filter_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    deep = "(" * 495 + 'namespace:"a"' + ")" * 495
+    assert main(["query", "--window", "1d", "--filter", deep]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("costreport: invalid 'filter' parameter: '((((")
+    assert err.endswith("; parentheses nested deeper than 32 levels at position 32\n")

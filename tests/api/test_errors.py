@@ -154,3 +154,10 @@ def test_random_parameters_never_produce_a_5xx(path: str, params: dict[str, str]
 
     status = asyncio.run(probe())
     assert status < 500, (path, params, status)
+
+
+async def test_a_deeply_nested_filter_is_a_400_not_a_500(tiny_client: TestClient) -> None:
+    deep = quote("(" * 495 + 'namespace:"a"' + ")" * 495)
+    message = await error_of(tiny_client, f"/allocation?window={TINY_DAY}&filter={deep}")
+    assert message.startswith("invalid 'filter' parameter: '((((")
+    assert message.endswith("; parentheses nested deeper than 32 levels at position 32")

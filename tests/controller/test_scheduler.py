@@ -238,8 +238,8 @@ async def test_fewer_parts_delete_stale_configmaps_and_deleted_reports_leave(set
 async def test_status_stays_small_for_a_big_report(setup: Any) -> None:
     from costreport.sources.sample import SampleSource
 
-    scheduler, kube, _, _ = setup
-    scheduler.source = SampleSource(scale=20)
+    scheduler, kube, _, clock = setup
+    scheduler.source = SampleSource(scale=20, now=clock.now)
     scheduler.observe(
         "ADDED", report("pods", {"window": "7d", "aggregate": ["pod"]}, namespace=None)
     )
@@ -273,3 +273,71 @@ async def test_the_label_allow_list_applies_to_status_and_configmaps(setup: Any)
     teams = kube.status["a/teams"]
     assert teams["lastError"].startswith("invalid 'aggregate' parameter: 'label:team'")
     assert next(c for c in teams["conditions"] if c["type"] == "Ready")["reason"] == "InvalidSpec"
+
+
+DEEP_FILTER = "(" * 495 + 'namespace:"a"' + ")" * 495
+
+
+async def test_a_deeply_nested_filter_fails_only_its_own_report(setup: Any) -> None:
+    scheduler, kube, _, _ = setup
+    assert len(DEEP_FILTER) == 1003  # within the CRD's maxLength of 1024
+    scheduler.observe("ADDED", report("poisoned", {**SPEC, "filter": DEEP_FILTER}))
+    scheduler.observe("ADDED", report("good", SPEC))
+    outcomes = {o.ref.key: (o.ok, o.reason) for o in await scheduler.tick()}
+    assert outcomes == {"a/poisoned": (False, "InvalidSpec"), "a/good": (True, "Computed")}
+    ready = next(c for c in kube.status["a/poisoned"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False"
+    assert "parentheses nested deeper than 32 levels at position 32" in ready["message"]
+    assert kube.status["a/good"]["totals"]["total"] == "2.40"
+
+
+class ExplodingSource(Source):
+    """Raises an unexpected error for one namespace's query, answers the others."""
+
+    async def cluster_data(
+        self, window: Window, *, resolution_seconds: float, step_seconds: float | None = None
+    ) -> ClusterData:
+        if window.start_ts == datetime(2026, 10, 1, tzinfo=UTC).timestamp():
+            raise ZeroDivisionError("division by zero")
+        return tiny_cluster()
+
+
+async def test_an_unexpected_error_in_one_computation_fails_only_its_reports(
+    setup: Any,
+) -> None:
+    scheduler, kube, _, _ = setup
+    scheduler.source = ExplodingSource()
+    bad = {**SPEC, "window": "2026-10-01T00:00:00Z,2026-10-02T00:00:00Z"}
+    scheduler.observe("ADDED", report("bad", bad))
+    scheduler.observe("ADDED", report("good", SPEC))
+    outcomes = {o.ref.key: (o.ok, o.reason) for o in await scheduler.tick()}
+    assert outcomes == {"a/bad": (False, "ComputationFailed"), "a/good": (True, "Computed")}
+    assert kube.status["a/bad"]["lastError"] == "ZeroDivisionError: division by zero"
+    assert kube.status["a/good"]["totals"]["total"] == "2.40"
+
+
+class FailingWrites(FakeKube):
+    """A Kubernetes API that refuses one report's ConfigMap."""
+
+    async def apply_configmap(self, manifest: Any) -> None:
+        if manifest["metadata"]["name"].startswith("bad-"):
+            raise RuntimeError("configmaps is forbidden")
+        await super().apply_configmap(manifest)
+
+
+async def test_a_failing_write_fails_only_its_report(setup: Any) -> None:
+    _, _, source, clock = setup
+    kube = FailingWrites()
+    scheduler = ReportScheduler(source, kube, operator_namespace="costreport", clock=clock)
+    scheduler.observe("ADDED", report("bad", SPEC))
+    scheduler.observe("ADDED", report("good", {**SPEC, "aggregate": ["pod"]}))
+    outcomes = {o.ref.key: (o.ok, o.reason) for o in await scheduler.tick()}
+    assert outcomes == {"a/bad": (False, "OutputFailed"), "a/good": (True, "Computed")}
+    assert kube.status["a/bad"]["lastError"] == "RuntimeError: configmaps is forbidden"
+
+
+async def test_null_conditions_from_the_api_are_not_an_error(setup: Any) -> None:
+    scheduler, kube, _, _ = setup
+    scheduler.observe("ADDED", report("fresh", SPEC, status={"conditions": None}))
+    [outcome] = await scheduler.tick()
+    assert outcome.ok

@@ -157,3 +157,32 @@ def test_sanitize_label_key() -> None:
 def test_random_text_parses_or_raises_invalid_parameter(text: str) -> None:
     with contextlib.suppress(InvalidParameter):
         parse_filter(text).matches(WEB)
+
+
+def test_nesting_is_bounded_with_a_clear_error() -> None:
+    from costreport.engine.filters import MAX_FILTER_DEPTH
+
+    ok = "(" * MAX_FILTER_DEPTH + 'namespace:"a"' + ")" * MAX_FILTER_DEPTH
+    assert parse_filter(ok).matches({"namespace": "a"})
+    deep = "(" * 495 + 'namespace:"a"' + ")" * 495
+    with pytest.raises(InvalidParameter) as caught:
+        parse_filter(deep)
+    assert caught.value.parameter == "filter"
+    assert caught.value.accepted.endswith(
+        "; parentheses nested deeper than 32 levels at position 32"
+    )
+    # The echo of a long value is cut, so a status or a log line stays small.
+    assert caught.value.message.startswith("invalid 'filter' parameter: '((((")
+    assert len(caught.value.message) < 400
+
+
+def test_size_and_comparison_count_are_bounded() -> None:
+    # 10 × 9 + 90 × 10 + 156 × 11 = 2,706 characters before the 257th comparison.
+    many = "+".join(f'pod!:"{i}"' for i in range(257))
+    with pytest.raises(InvalidParameter, match=r"more than 256 comparisons \(position 2706\)"):
+        parse_filter(many)
+    assert parse_filter("+".join(f'pod!:"{i}"' for i in range(256))).matches(
+        {"namespace": "x"}
+    )
+    with pytest.raises(InvalidParameter, match=r"at most 4096 characters \(got 4098\)"):
+        parse_filter('namespace:"' + "x" * 4086 + '"')

@@ -15,6 +15,7 @@ from typing import Any
 from croniter import croniter
 
 from costreport.controller.spec import CostReportSpec
+from costreport.engine.filters import parse_filter
 from costreport.engine.params import parse_allocation_query
 from costreport.model.allocation import AllocationSetRange
 from costreport.model.errors import InvalidParameter
@@ -77,6 +78,7 @@ def confine_to_namespace(spec: CostReportSpec, namespace: str) -> tuple[dict[str
             "namespaces' costs into this report"
         )
     params = spec_params(spec)
+    parse_filter(spec.filter)  # errors name the user's own filter, not the confined one
     own = f'namespace:"{namespace}"'
     params["filter"] = f"{own}+({spec.filter})" if spec.filter.strip() else own
     idle = "shared-weighted" if spec.idle.mode == "share" else "excluded"
@@ -288,7 +290,7 @@ def success_status(
             parts.append(f"monthlyCost={query.share_cost:g}")
         parts.append(f"split={query.share_split}")
         sharing = "; ".join(parts)
-    conditions = previous.get("conditions", [])
+    conditions = list(previous.get("conditions") or [])
     conditions = set_condition(
         conditions, "Ready", True, "Computed", f"{len(rows)} rows", generation, now
     )
@@ -337,7 +339,7 @@ def failure_status(
     good run stay as they were.
     """
     failures = int(previous.get("consecutiveFailures", 0) or 0) + 1
-    conditions = previous.get("conditions", [])
+    conditions = list(previous.get("conditions") or [])
     conditions = set_condition(conditions, "Ready", False, reason, message, generation, now)
     conditions = set_condition(
         conditions, "Reconciling", not permanent, reason, "retrying with backoff", generation, now

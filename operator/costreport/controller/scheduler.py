@@ -111,7 +111,7 @@ class ReportScheduler:
     # -- registry ---------------------------------------------------------------------
     def observe(self, event_type: str, body: Mapping[str, Any]) -> None:
         """Track a watch event of a CostReport or ClusterCostReport."""
-        meta = body.get("metadata", {})
+        meta = body.get("metadata") or {}
         ref = ReportRef(str(body.get("kind")), meta.get("namespace"), str(meta.get("name")))
         key = (ref.kind, ref.namespace, ref.name)
         if event_type == "DELETED" or meta.get("deletionTimestamp"):
@@ -134,47 +134,83 @@ class ReportScheduler:
 
     # -- running ----------------------------------------------------------------------
     async def tick(self) -> list[Outcome]:
-        """Run every due report once; reports with the same query share the computation."""
+        """Run every due report once; reports with the same query share the computation.
+
+        Each report is isolated: whatever its spec, its computation or its writes raise, only
+        that report goes `Ready=False`; every other report still runs in this tick.
+        """
         now = self.clock()
         plans: dict[str, tuple[AllocationQuery, list[tuple[Report, CostReportSpec, str]]]] = {}
         outcomes: list[Outcome] = []
         for report in list(self.reports.values()):
             try:
-                spec = CostReportSpec.model_validate(report.spec)
-            except ValidationError as error:
-                outcomes.append(await self._fail(report, "InvalidSpec", _first_error(error), True))
+                planned = self._plan(report, now)
+            except _Rejected as rejected:
+                outcomes.append(await self._fail(report, "InvalidSpec", rejected.message, True))
                 continue
-            try:
-                if not is_due(spec, report.status, report.generation, now):
-                    continue
-                query, idle = report_query(spec, report.ref, now=now)
-                self.policy.check(query)
-            except InvalidParameter as error:
-                outcomes.append(await self._fail(report, "InvalidSpec", error.message, True))
+            except Exception as error:  # one report's spec never stops the others
+                log.exception(
+                    "report planning failed", extra={"context": {"report": report.ref.key}}
+                )
+                outcomes.append(
+                    await self._fail(report, "InvalidSpec", _describe(error), permanent=True)
+                )
                 continue
-            except InvalidSpec as error:
-                outcomes.append(await self._fail(report, "InvalidSpec", str(error), True))
+            if planned is None:
                 continue
+            query, spec, idle = planned
             key = query_key(query)
             plans.setdefault(key, (query, []))[1].append((report, spec, idle))
         results = await asyncio.gather(*(self._compute(q) for q, _ in plans.values()))
-        for (_, members), (result, reason) in zip(plans.values(), results, strict=True):
+        for (_, members), (result, reason, failure) in zip(plans.values(), results, strict=True):
             for report, spec, idle in members:
                 if result is None:
-                    outcomes.append(
-                        await self._fail(report, "PrometheusUnavailable", reason, False)
-                    )
-                else:
+                    outcomes.append(await self._fail(report, failure, reason, False))
+                    continue
+                try:
                     outcomes.append(await self._succeed(report, spec, idle, result, now))
+                except Exception as error:  # a failed write affects this report only
+                    log.exception(
+                        "report output failed", extra={"context": {"report": report.ref.key}}
+                    )
+                    outcomes.append(
+                        await self._fail(report, "OutputFailed", _describe(error), False)
+                    )
         return outcomes
 
-    async def _compute(self, query: AllocationQuery) -> tuple[AllocationSetRange | None, str]:
+    def _plan(
+        self, report: Report, now: datetime
+    ) -> tuple[AllocationQuery, CostReportSpec, str] | None:
+        """The report's query when it is due, None when not; `_Rejected` for a bad spec."""
+        try:
+            spec = CostReportSpec.model_validate(report.spec)
+        except ValidationError as error:
+            raise _Rejected(_first_error(error)) from None
+        try:
+            if not is_due(spec, report.status, report.generation, now):
+                return None
+            query, idle = report_query(spec, report.ref, now=now)
+            self.policy.check(query)
+        except InvalidParameter as error:
+            raise _Rejected(error.message) from None
+        except InvalidSpec as error:
+            raise _Rejected(str(error)) from None
+        return query, spec, idle
+
+    async def _compute(self, query: AllocationQuery) -> tuple[AllocationSetRange | None, str, str]:
+        """The result, or None with the reason and the condition reason of the failure."""
         async with self.semaphore:
             self.computations += 1
             try:
-                return await query_allocations(self.source, query, policy=self.policy), ""
+                result = await query_allocations(self.source, query, policy=self.policy)
             except SourceUnavailable as error:
-                return None, error.reason
+                return None, error.reason, "PrometheusUnavailable"
+            except InvalidParameter as error:
+                return None, error.message, "InvalidSpec"
+            except Exception as error:  # contained to the reports sharing this query
+                log.exception("report computation failed")
+                return None, _describe(error), "ComputationFailed"
+            return result, "", ""
 
     async def _succeed(
         self,
@@ -229,6 +265,18 @@ class ReportScheduler:
         return Outcome(report.ref, True, "Computed", wrote)
 
     async def _fail(self, report: Report, reason: str, message: str, permanent: bool) -> Outcome:
+        """Record a failure in the report's status; a failing write is logged, not raised."""
+        try:
+            return await self._record_failure(report, reason, message, permanent)
+        except Exception:
+            log.exception(
+                "report status write failed", extra={"context": {"report": report.ref.key}}
+            )
+            return Outcome(report.ref, False, reason, False)
+
+    async def _record_failure(
+        self, report: Report, reason: str, message: str, permanent: bool
+    ) -> Outcome:
         now = self.clock()
         was_ready = _ready(report.status)
         already = report.status.get("lastError") == message[:1024] and not was_ready
@@ -270,9 +318,24 @@ class ReportScheduler:
                 await asyncio.wait_for(self.wakeup.wait(), timeout=interval_seconds)
 
 
+class _Rejected(Exception):
+    """A report's spec cannot be run (its message goes to the report's status)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _describe(error: BaseException) -> str:
+    """A one-line description of an unexpected error for a report's status."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}"[:1024] if text else type(error).__name__
+
+
 def _ready(status: Mapping[str, Any]) -> bool:
     return any(
-        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", [])
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
     )
 
 

@@ -57,6 +57,12 @@ ALIASES = {
 RECORD_KEY = {"provider": "providerID"}
 OPERATORS = ("!~>:", "!<~:", "!~:", "~>:", "<~:", "~:", "!:", ":")
 EXAMPLE = 'v2 filter syntax, e.g. namespace:"kube-system"+controllerKind:"deployment"'
+MAX_FILTER_LENGTH = 4096
+"""Longest filter text accepted (the CRD allows 1,024 characters; URLs are capped at 8 KiB)."""
+MAX_FILTER_DEPTH = 32
+"""Deepest nesting of parentheses accepted (the parser and matcher recurse once per level)."""
+MAX_FILTER_COMPARISONS = 256
+"""Most comparisons one filter may hold."""
 _SANITIZE = re.compile(r"[^a-zA-Z0-9_]")
 _IDENT = re.compile(r"[A-Za-z0-9_-]+")
 _BRACKET_KEY = re.compile(r"[A-Za-z0-9_./-]+")
@@ -182,6 +188,8 @@ class _Parser:
         self.pos = 0
         self.fields: Sequence[str] = ALLOCATION_FIELDS if kind == "allocation" else ASSET_FIELDS
         self.kind = kind
+        self.depth = 0
+        self.comparisons = 0
 
     def error(self, what: str) -> InvalidParameter:
         return InvalidParameter("filter", self.text, f"{EXAMPLE}; {what}")
@@ -232,8 +240,15 @@ class _Parser:
     def element(self) -> Filter:
         self.skip_space()
         if self.peek() == "(":
+            if self.depth >= MAX_FILTER_DEPTH:
+                raise self.error(
+                    f"parentheses nested deeper than {MAX_FILTER_DEPTH} levels at position "
+                    f"{self.pos}"
+                )
+            self.depth += 1
             self.pos += 1
             inner = self.filter()
+            self.depth -= 1
             self.skip_space()
             if self.peek() != ")":
                 raise self.error(f"expected ')' at position {self.pos}")
@@ -243,6 +258,11 @@ class _Parser:
 
     def comparison(self) -> Filter:
         start = self.pos
+        self.comparisons += 1
+        if self.comparisons > MAX_FILTER_COMPARISONS:
+            raise self.error(
+                f"more than {MAX_FILTER_COMPARISONS} comparisons (position {self.pos})"
+            )
         match = _IDENT.match(self.text, self.pos)
         if not match:
             raise self.error(f"expected a field name at position {self.pos}")
@@ -293,7 +313,17 @@ class _Parser:
 
 
 def parse_filter(text: str, *, kind: FilterKind = "allocation") -> Filter:
-    """Parse and compile a v2 filter; empty text matches everything."""
+    """Parse and compile a v2 filter; empty text matches everything.
+
+    Bounded: at most `MAX_FILTER_LENGTH` characters, `MAX_FILTER_DEPTH` levels of parentheses
+    and `MAX_FILTER_COMPARISONS` comparisons; anything beyond is an `InvalidParameter`.
+    """
+    if len(text) > MAX_FILTER_LENGTH:
+        raise InvalidParameter(
+            "filter",
+            text[:64] + "…",
+            f"{EXAMPLE}; at most {MAX_FILTER_LENGTH} characters (got {len(text)})",
+        )
     if not text.strip():
         return MATCH_ALL
     return _Parser(text, kind).parse()

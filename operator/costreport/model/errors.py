@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+MAX_ECHO = 200
+"""Longest echo of a rejected value in an error message (longer values are cut with '…')."""
+
 
 class InvalidParameter(ValueError):
     """A query or spec parameter has a value we cannot use.
@@ -19,7 +22,10 @@ class InvalidParameter(ValueError):
     @property
     def message(self) -> str:
         """One human-readable sentence naming the parameter, the value and what is accepted."""
-        return f"invalid '{self.parameter}' parameter: {self.value!r}; accepted: {self.accepted}"
+        shown = repr(self.value)
+        if len(shown) > MAX_ECHO:
+            shown = shown[:MAX_ECHO] + "…"
+        return f"invalid '{self.parameter}' parameter: {shown}; accepted: {self.accepted}"
 
 
 class SourceUnavailable(RuntimeError):

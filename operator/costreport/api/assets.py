@@ -1,0 +1,66 @@
+"""The assets endpoint, `/assets`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from costreport.api.auth import (
+    Forbidden,
+)
+from costreport.api.common import (
+    cached_body,
+    json_response,
+    observe_request,
+    request_caller,
+    request_params,
+    success_body,
+    window_param,
+)
+from costreport.api.settings import SOURCE_KEY
+from costreport.engine.assets import parse_asset_aggregate
+from costreport.engine.filters import parse_filter
+from costreport.model.asset import AssetSet
+from costreport.model.query import AssetQuery
+from costreport.model.window import (
+    parse_accumulate,
+    parse_duration,
+)
+from costreport.sources.service import (
+    covered_window,
+    query_assets,
+)
+
+
+async def handle_assets(request: web.Request) -> web.Response:
+    """`/assets`: one object of assets, or a list of them when several sets remain."""
+    started = time.perf_counter()
+    if not request_caller(request).cluster_wide:
+        raise Forbidden("assets need cluster-wide access to allocations")
+    params = request_params(request)
+    window = window_param(params, request)
+    filter_text = params.get("filter") or ""
+    parse_filter(filter_text, kind="asset")
+    step = parse_duration(params["step"], parameter="step") if params.get("step") else None
+    query = AssetQuery(
+        window=window,
+        step=step,
+        accumulate=parse_accumulate(params.get("accumulate") or "true"),
+        aggregate=parse_asset_aggregate(params.get("aggregate")),
+        filter=filter_text,
+    )
+    row_count = 0
+
+    async def compute() -> tuple[bytes, int]:
+        nonlocal row_count
+        sets: list[AssetSet] = await query_assets(request.app[SOURCE_KEY], query)
+        row_count = sum(len(s.assets) for s in sets)
+        data: Any = sets[0].to_json() if len(sets) == 1 else [s.to_json() for s in sets]
+        return success_body(data), row_count
+
+    key = "assets:" + query.model_dump_json()
+    body = await cached_body(request, key, covered_window(window, step), compute)
+    observe_request(request, "assets", started, row_count)
+    return json_response(body)

@@ -1,0 +1,61 @@
+"""Operational endpoints: `/metrics`, `/healthz`, `/readyz`, `/openapi.json`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from importlib import resources
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from costreport.api.auth import (
+    Forbidden,
+)
+from costreport.api.common import error_body, json_response, request_caller, utc_now
+from costreport.api.settings import METRICS_KEY, SETTINGS_KEY, SOURCE_KEY, STATE_KEY
+from costreport.model.errors import SourceUnavailable
+from costreport.model.window import (
+    Window,
+)
+
+log = logging.getLogger("costreport.api")
+
+
+async def handle_metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition of the API's metrics and OpenCost's cost metrics."""
+    if not request.app[SETTINGS_KEY].metrics_public and not request_caller(request).cluster_wide:
+        raise Forbidden("/metrics needs cluster-wide access to allocations")
+    metrics = request.app[METRICS_KEY]
+    now = utc_now()
+    recent = Window(now - timedelta(hours=1), now)
+    try:
+        metrics.costs.snapshot = await request.app[SOURCE_KEY].cluster_data(
+            recent, resolution_seconds=60
+        )
+    except SourceUnavailable as error:
+        log.warning(
+            "cost metrics stale: source unavailable", extra={"context": {"reason": error.reason}}
+        )
+    body = generate_latest(metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def handle_healthz(request: web.Request) -> web.Response:
+    """Liveness: the process serves requests."""
+    return web.Response(text="ok")
+
+
+async def handle_readyz(request: web.Request) -> web.Response:
+    """Readiness: the source has answered at least once."""
+    state = request.app[STATE_KEY]
+    if state.get("ready"):
+        return web.Response(text="ready")
+    reason = state.get("reason", "waiting for the source's first answer")
+    return json_response(error_body(503, f"not ready: {reason}"), status=503)
+
+
+async def handle_openapi(request: web.Request) -> web.Response:
+    """costreport's OpenAPI 3 document (a superset of OpenCost's swagger)."""
+    body = resources.files("costreport.api").joinpath("openapi.json").read_bytes()
+    return json_response(body)

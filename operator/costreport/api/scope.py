@@ -1,0 +1,67 @@
+"""Confining a query to what the caller may read, and the per-request size limits."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from costreport.api.auth import (
+    Forbidden,
+)
+from costreport.api.common import request_auth, request_caller
+from costreport.api.settings import CLUSTER_KEYS, SETTINGS_KEY, SOURCE_KEY, ApiSettings
+from costreport.model.cluster import ClusterData
+from costreport.model.errors import InvalidParameter
+from costreport.model.query import AllocationQuery
+from costreport.sources.service import (
+    fetch_for_query,
+)
+
+
+def check_limits(query: AllocationQuery, settings: ApiSettings) -> None:
+    """Refuse windows and step counts that would make one request unbounded."""
+    days = query.window.duration.total_seconds() / 86400
+    if days > settings.max_window_days:
+        raise InvalidParameter(
+            "window",
+            f"{query.window.to_json()['start']},{query.window.to_json()['end']}",
+            f"a window of at most {settings.max_window_days:g} days",
+        )
+    step = query.step
+    if step is not None and query.window.duration / step > settings.max_sets:
+        raise InvalidParameter(
+            "step", str(step), f"a step giving at most {settings.max_sets} sets for this window"
+        )
+
+
+async def scope(
+    request: web.Request, query: AllocationQuery
+) -> tuple[AllocationQuery, ClusterData | None]:
+    """Confine a query to what the caller may read.
+
+    A cluster-wide reader gets the query as asked. Anyone else gets only the rows of the
+    namespaces they may read (a filter added before aggregation), idle only as the share
+    already distributed to their rows, and a 403 for cluster and node aggregation and for
+    shared costs, which would fold other tenants' costs into the answer.
+    """
+    settings = request.app[SETTINGS_KEY]
+    settings.policy.check(query)
+    check_limits(query, settings)
+    caller = request_caller(request)
+    if caller.cluster_wide:
+        return query, None
+    if CLUSTER_KEYS & set(query.aggregate) or not query.aggregate:
+        raise Forbidden("aggregating across namespaces needs cluster-wide access to allocations")
+    if query.sharing_policy()["applied"]:
+        raise Forbidden("shared costs need cluster-wide access to allocations")
+    data = await fetch_for_query(request.app[SOURCE_KEY], query, settings.policy)
+    readable = await request_auth(request).readable(caller, {p.namespace for p in data.pods})
+    if not readable:
+        raise Forbidden("no readable namespace in this window")
+    own = "|".join(f'namespace:"{n}"' for n in sorted(readable))
+    confined = f"({own})" + (f"+({query.filter})" if query.filter.strip() else "")
+    update = {
+        "filter": confined,
+        "include_idle": query.include_idle and query.share_idle,
+        "hide_idle_remainder": True,
+    }
+    return query.model_copy(update=update), data
