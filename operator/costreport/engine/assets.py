@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from costreport.engine.aggregate import sanitize_key
-from costreport.engine.allocation import AllocationBuilder, Interner
+from costreport.engine.builder import AllocationBuilder
 from costreport.engine.filters import parse_filter
+from costreport.engine.members import Interner
 from costreport.model.asset import UNDEFINED, Asset, AssetSet
 from costreport.model.cluster import GIB, ClusterData
 from costreport.model.errors import InvalidParameter

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -248,3 +249,12 @@ def _merge_sparse(
             for field_name, value in entry.items():
                 if isinstance(value, float) and not isinstance(value, bool):
                     existing[field_name] = float(existing[field_name]) + value
+
+
+def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def ratio(numerator: NDArray[Any], denominator: NDArray[Any]) -> FloatArray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), 0.0)

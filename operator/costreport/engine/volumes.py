@@ -1,0 +1,181 @@
+"""Persistent-volume and load-balancer costs: on the pods using them, the rest unmounted."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from costreport.engine.aggregate import UNMOUNTED
+from costreport.engine.rows import (
+    FloatArray,
+    RowTable,
+)
+from costreport.model.cluster import GIB
+
+if TYPE_CHECKING:
+    from costreport.engine.builder import AllocationBuilder
+from costreport.engine.rows import overlap
+
+
+def _pv_entry(provider_id: str) -> dict[str, float | str | bool]:
+    return {"byteHours": 0.0, "cost": 0.0, "providerID": provider_id, "adjustment": 0.0}
+
+
+def _lb_entry(
+    service: str, cost: float, private: bool, ip: str, hours: float
+) -> dict[str, float | str | bool]:
+    return {
+        "service": service,
+        "cost": cost,
+        "private": private,
+        "ip": ip,
+        "hours": hours,
+        "adjustment": 0.0,
+    }
+
+
+def attach_volumes_and_lbs(builder: AllocationBuilder, rows: RowTable) -> None:
+    """Add PV and LB costs to container rows; the rest goes to unmounted pseudo rows."""
+    pod_of_row = np.array(builder.members.pod, dtype=np.int64)[rows.member_lo]
+    interesting = {m.pod for m in builder.data.mounts}
+    for lb in builder.data.load_balancers:
+        interesting.update(lb.pods)
+    rows_of: dict[tuple[int, int], list[int]] = defaultdict(list)
+    if interesting:
+        wanted = np.flatnonzero(np.isin(pod_of_row, np.fromiter(interesting, np.int64)))
+        for i in wanted.tolist():
+            rows_of[(int(rows.set_index[i]), int(pod_of_row[i]))].append(i)
+    _attach_volumes(builder, rows, rows_of)
+    _attach_load_balancers(builder, rows, rows_of)
+
+
+def _pod_bounds(builder: AllocationBuilder) -> tuple[FloatArray, FloatArray]:
+    u = builder.data.usage
+    pod_of_container = np.array([c.pod for c in builder.data.containers], dtype=np.int64)
+    seg_pod = pod_of_container[u.container]
+    start = np.full(len(builder.data.pods), np.inf)
+    end = np.full(len(builder.data.pods), -np.inf)
+    np.minimum.at(start, seg_pod, u.start)
+    np.maximum.at(end, seg_pod, u.end)
+    return start, end
+
+
+def _attach_volumes(
+    builder: AllocationBuilder, rows: RowTable, rows_of: dict[tuple[int, int], list[int]]
+) -> None:
+    if not builder.data.volumes:
+        return
+    pod_start, pod_end = _pod_bounds(builder)
+    mounts: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for m in builder.data.mounts:
+        mounts[(m.claim_namespace, m.claim_name)].append(m.pod)
+    for pv in builder.data.volumes:
+        key = f"cluster={pv.cluster}:name={pv.name}"
+        claimed = bool(pv.claim_name)
+        pods = mounts.get((pv.claim_namespace, pv.claim_name), []) if claimed else []
+        pods = [p for p in pods if builder.data.pods[p].cluster == pv.cluster]
+        for s, window in enumerate(builder.sets):
+            a, b = max(pv.start, window.start_ts), min(pv.end, window.end_ts)
+            if b <= a:
+                continue
+            shares, unmounted_hours = _volume_shares(pods, pod_start, pod_end, a, b)
+            claim_gib = (pv.claim_bytes or pv.bytes) / GIB
+            for pod, hours in shares.items():
+                targets = _first_row_per_container(rows, rows_of.get((s, pod), []))
+                for i in targets:
+                    share = hours / len(targets)
+                    cost = pv.price_gib_hour * claim_gib * share
+                    rows.columns["pvCost"][i] += cost
+                    rows.columns["pvByteHours"][i] += claim_gib * GIB * share
+                    entry = rows.pvs.setdefault(i, {}).setdefault(key, _pv_entry(pv.provider_id))
+                    entry["byteHours"] = float(entry["byteHours"]) + claim_gib * GIB * share
+                    entry["cost"] = float(entry["cost"]) + cost
+            if not claimed:
+                hours, gib, ns = (b - a) / 3600.0, pv.bytes / GIB, UNMOUNTED
+            elif not shares:
+                hours, gib, ns = (b - a) / 3600.0, pv.bytes / GIB, pv.claim_namespace
+            else:
+                hours, gib, ns = unmounted_hours, claim_gib, pv.claim_namespace
+            if hours <= 0:
+                continue
+            member = builder._pseudo(pv.cluster, ns)
+            row = builder._add_pseudo(s, member, a, b)
+            cost = pv.price_gib_hour * gib * hours
+            row["pvCost"] += cost
+            row["pvByteHours"] = row.get("pvByteHours", 0.0) + gib * GIB * hours
+            entry = builder.pseudo_pvs.setdefault((s, member), {}).setdefault(
+                key, _pv_entry(pv.provider_id)
+            )
+            entry["byteHours"] = float(entry["byteHours"]) + gib * GIB * hours
+            entry["cost"] = float(entry["cost"]) + cost
+
+
+def _volume_shares(
+    pods: Sequence[int], pod_start: FloatArray, pod_end: FloatArray, a: float, b: float
+) -> tuple[dict[int, float], float]:
+    """Split [a, b) evenly among the pods mounting the claim at each instant (hours)."""
+    spans = []
+    for p in pods:
+        s0, s1 = max(float(pod_start[p]), a), min(float(pod_end[p]), b)
+        if s1 > s0:
+            spans.append((p, s0, s1))
+    if not spans:
+        return {}, (b - a) / 3600.0
+    cuts = sorted({a, b, *(s for _, s, _ in spans), *(e for _, _, e in spans)})
+    shares: dict[int, float] = defaultdict(float)
+    unmounted = 0.0
+    for t0, t1 in itertools.pairwise(cuts):
+        active = [p for p, s0, s1 in spans if s0 <= t0 and s1 >= t1]
+        hours = (t1 - t0) / 3600.0
+        if not active:
+            unmounted += hours
+        for p in active:
+            shares[p] += hours / len(active)
+    return dict(shares), unmounted
+
+
+def _first_row_per_container(rows: RowTable, candidates: Sequence[int]) -> list[int]:
+    seen: dict[int, int] = {}
+    for i in candidates:
+        seen.setdefault(int(rows.member_lo[i]), i)
+    return list(seen.values())
+
+
+def _attach_load_balancers(
+    builder: AllocationBuilder, rows: RowTable, rows_of: dict[tuple[int, int], list[int]]
+) -> None:
+    start, end = rows.columns["start"], rows.columns["end"]
+    for lb in builder.data.load_balancers:
+        key = f"{lb.cluster}/{lb.namespace}/{lb.service}"
+        service = f"{lb.namespace}/{lb.service}"
+        for s, window in enumerate(builder.sets):
+            a, b = max(lb.start, window.start_ts), min(lb.end, window.end_ts)
+            if b <= a:
+                continue
+            total = lb.price_hour * (b - a) / 3600.0
+            weights = {
+                i: overlap(float(start[i]), float(end[i]), a, b)
+                for p in lb.pods
+                for i in rows_of.get((s, p), [])
+            }
+            weights = {i: w for i, w in weights.items() if w > 0}
+            weight_sum = sum(weights.values())
+            if weight_sum <= 0:
+                member = builder._pseudo(lb.cluster, UNMOUNTED)
+                row = builder._add_pseudo(s, member, a, b)
+                row["loadBalancerCost"] = row.get("loadBalancerCost", 0.0) + total
+                builder.pseudo_services[(s, member)].add(service)
+                builder.pseudo_lbs.setdefault((s, member), {})[key] = _lb_entry(
+                    service, total, lb.private, lb.ip, (b - a) / 3600.0
+                )
+                continue
+            for i, w in weights.items():
+                cost = total * w / weight_sum
+                rows.columns["loadBalancerCost"][i] += cost
+                rows.lbs.setdefault(i, {})[key] = _lb_entry(
+                    service, cost, lb.private, lb.ip, w / 3600.0
+                )
