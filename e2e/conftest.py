@@ -68,29 +68,44 @@ def documents(path: Path) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
 
-def api_path(obj: dict[str, Any]) -> str:
-    """The API path of an object (for server-side apply)."""
-    kind, meta = obj["kind"], obj["metadata"]
-    version = obj["apiVersion"]
+_DISCOVERED: dict[str, dict[str, tuple[str, bool]]] = {}
+
+
+async def resource_of(kube: KubeClient, api_version: str, kind: str) -> tuple[str, bool]:
+    """(plural, namespaced) of a kind, from the API server's discovery document.
+
+    Asked once per group version and asked again when a kind is missing (a CRD that was just
+    established), so any kind the server serves works, not only those of a hand-kept table.
+    """
+    known = _DISCOVERED.get(api_version, {})
+    if kind not in known:
+        base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        listing = await kube.request("GET", base)
+        known = {
+            str(r["kind"]): (str(r["name"]), bool(r.get("namespaced")))
+            for r in (listing or {}).get("resources") or []
+            if "/" not in str(r.get("name", ""))  # not a subresource such as pods/status
+        }
+        _DISCOVERED[api_version] = known
+    if kind not in known:
+        raise AssertionError(f"the API server serves no kind {kind!r} in {api_version}")
+    return known[kind]
+
+
+async def api_path(kube: KubeClient, obj: dict[str, Any]) -> str:
+    """The API path of an object (for server-side apply, GET and DELETE)."""
+    kind, meta, version = obj["kind"], obj["metadata"], obj["apiVersion"]
     base = f"/api/{version}" if "/" not in version else f"/apis/{version}"
-    plural = {
-        "CustomResourceDefinition": "customresourcedefinitions",
-        "Namespace": "namespaces",
-        "ServiceAccount": "serviceaccounts",
-        "RoleBinding": "rolebindings",
-        "ClusterRole": "clusterroles",
-        "CostReport": "costreports",
-        "ClusterCostReport": "clustercostreports",
-    }[kind]
-    namespace = meta.get("namespace")
-    if namespace and kind not in ("Namespace", "ClusterRole", "CustomResourceDefinition"):
+    plural, namespaced = await resource_of(kube, version, kind)
+    if namespaced:
+        namespace = meta.get("namespace") or "default"
         return f"{base}/namespaces/{namespace}/{plural}/{meta['name']}"
     return f"{base}/{plural}/{meta['name']}"
 
 
 async def apply(kube: KubeClient, obj: dict[str, Any]) -> Any:
     """Server-side apply as the e2e field manager."""
-    path = api_path(obj) + "?fieldManager=costreport-e2e&force=true"
+    path = await api_path(kube, obj) + "?fieldManager=costreport-e2e&force=true"
     return await kube.request("PATCH", path, obj, "application/apply-patch+yaml")
 
 

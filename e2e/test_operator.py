@@ -26,7 +26,7 @@ async def install(kube: KubeClient) -> None:
                 )
                 return any(
                     c["type"] == "Established" and c["status"] == "True"
-                    for c in got.get("status", {}).get("conditions", [])
+                    for c in (got.get("status") or {}).get("conditions") or []
                 )
 
             await wait_for(established, timeout=60)
@@ -39,7 +39,7 @@ async def install(kube: KubeClient) -> None:
 def ready(obj: dict[str, Any]) -> bool:
     status = obj.get("status") or {}
     return status.get("observedGeneration") == obj["metadata"].get("generation") and any(
-        c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", [])
+        c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or []
     )
 
 
@@ -52,7 +52,7 @@ async def test_example_reports_become_ready_with_results(
     for doc in reports:
         await apply(kube, doc)
     for doc in reports:
-        path = api_path(doc)
+        path = await api_path(kube, doc)
 
         async def is_ready(path: str = path) -> dict[str, Any] | None:
             got: dict[str, Any] = await kube.request("GET", path)
@@ -144,27 +144,28 @@ async def test_deleting_reports_cleans_up_even_without_the_operator(
     }
     await apply(kube, doc)
 
+    path = await api_path(kube, doc)
+
     async def outputs() -> list[str] | None:
-        got = await kube.request("GET", api_path(doc))
+        got = await kube.request("GET", path)
         return (got.get("status") or {}).get("outputs") or None
 
     [cm_name] = await wait_for(outputs)
-    assert not (await kube.request("GET", api_path(doc)))["metadata"].get("finalizers")
-    await kube.request("DELETE", api_path(doc))
+    assert not (await kube.request("GET", path))["metadata"].get("finalizers")
+    await kube.request("DELETE", path)
 
     async def gone(path: str) -> bool:
         return await kube.request("GET", path, ok_missing=True) is None
 
-    await wait_for(lambda: gone(api_path(doc)), timeout=20)
+    await wait_for(lambda: gone(path), timeout=20)
     await wait_for(lambda: gone(f"/api/v1/namespaces/team-a/configmaps/{cm_name}"), timeout=120)
     # With the operator stopped, deletion still completes at once (no finalizer to remove).
     operator_process.terminate()
     operator_process.wait(timeout=30)
-    await apply(kube, {**doc, "metadata": {"name": "orphan", "namespace": "team-a"}})
-    await kube.request(
-        "DELETE", api_path({**doc, "metadata": {"name": "orphan", "namespace": "team-a"}})
-    )
-    orphan = api_path({**doc, "metadata": {"name": "orphan", "namespace": "team-a"}})
+    orphan_doc = {**doc, "metadata": {"name": "orphan", "namespace": "team-a"}}
+    await apply(kube, orphan_doc)
+    orphan = await api_path(kube, orphan_doc)
+    await kube.request("DELETE", orphan)
     await wait_for(lambda: gone(orphan), timeout=20)
 
 
