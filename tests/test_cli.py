@@ -111,3 +111,100 @@ def test_a_deeply_nested_filter_exits_2(capsys: pytest.CaptureFixture[str]) -> N
     err = capsys.readouterr().err
     assert err.startswith("costreport: invalid 'filter' parameter: '((((")
     assert err.endswith("; parentheses nested deeper than 32 levels at position 32\n")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--seed", "-1"], "invalid 'seed' parameter: -1; accepted: an integer ≥ 0"),
+        (
+            ["--scale", "0"],
+            "invalid 'scale' parameter: 0.0; accepted: a number > 0 and ≤ 400 "
+            "(1 ≈ 136 pods, 80 ≈ 10,000)",
+        ),
+        (
+            ["--scale", "-1"],
+            "invalid 'scale' parameter: -1.0; accepted: a number > 0 and ≤ 400 "
+            "(1 ≈ 136 pods, 80 ≈ 10,000)",
+        ),
+        (
+            ["--source", "prometheus", "--prometheus-url", "notaurl"],
+            "invalid 'prometheus-url' parameter: 'notaurl'; accepted: an http:// or https:// "
+            "URL with a host, e.g. http://prometheus:9090",
+        ),
+    ],
+)
+def test_bad_source_options_exit_2_with_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["query", "--window", "1d", *argv]) == 2
+    assert capsys.readouterr().err == f"costreport: {message}\n"
+
+
+def test_a_port_out_of_range_or_in_use_exits_2_before_any_output(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--port", "99999"]) == 2
+    assert capsys.readouterr().err == (
+        "costreport: invalid 'port' parameter: 99999; accepted: a TCP port from 1 to 65535\n"
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["demo", "--port", str(port)]) == 2
+        captured = capsys.readouterr()
+    assert captured.out == ""  # the demo's table is not printed before failing
+    assert captured.err == (
+        f"costreport: invalid 'port' parameter: {port}; accepted: a free port on 127.0.0.1 "
+        "(Address already in use)\n"
+    )
+
+
+def test_the_operator_without_a_cluster_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert main(["operator"]) == 3
+    assert capsys.readouterr().err == (
+        "costreport: source unavailable: no Kubernetes cluster: the operator runs in a pod "
+        "(service account) or with KUBECONFIG set to a reachable cluster\n"
+    )
+
+
+def test_a_closed_pipe_is_not_a_traceback() -> None:
+    shell = f"{BIN} query --window 7d --aggregate pod --scale 4 | head -1"
+    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith("window ")
+    assert done.stderr == ""
+
+
+def test_a_down_prometheus_is_exit_3_without_unclosed_session_warnings() -> None:
+    argv = [str(BIN), "query", "--window", "1h", "--source", "prometheus"]
+    argv += ["--prometheus-url", f"http://127.0.0.1:{_free_port()}", "--prometheus-timeout", "2"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3
+    assert done.stderr.startswith("costreport: source unavailable: prometheus unavailable")
+    assert "Unclosed" not in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+def test_the_crd_writer_has_arguments_and_a_check(tmp_path: Path) -> None:
+    crd = [sys.executable, "-m", "costreport.controller.crd"]
+    helped = subprocess.run([*crd, "--help"], capture_output=True, text=True, cwd=tmp_path)
+    assert helped.returncode == 0 and "--check DIR" in helped.stdout
+    bare = subprocess.run(crd, capture_output=True, text=True, cwd=tmp_path)
+    assert bare.returncode == 2 and "give --out DIR" in bare.stderr
+    assert list(tmp_path.iterdir()) == []  # neither call wrote anything
+    assert subprocess.run([*crd, "--check", str(tmp_path)], capture_output=True).returncode == 1
+    assert subprocess.run([*crd, "--out", str(tmp_path / "out")]).returncode == 0
+    assert subprocess.run([*crd, "--check", str(tmp_path / "out")]).returncode == 0
+    root = Path(__file__).resolve().parents[1]
+    committed = [
+        *crd,
+        "--check",
+        str(root / "crds"),
+        "--check",
+        str(root / "charts/costreport/crds"),
+    ]
+    assert subprocess.run(committed).returncode == 0

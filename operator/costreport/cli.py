@@ -7,14 +7,17 @@ import asyncio
 import csv
 import io
 import logging
+import math
 import os
 import random
+import socket
 import ssl
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -149,6 +152,8 @@ def label_policy(args: argparse.Namespace) -> LabelPolicy:
 
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+MAX_SCALE = 400.0
+"""Largest sample-cluster scale accepted (about 50,000 pods)."""
 
 
 def build_source(args: argparse.Namespace) -> ClusterSource:
@@ -158,6 +163,13 @@ def build_source(args: argparse.Namespace) -> ClusterSource:
         if not args.prometheus_url:
             raise InvalidParameter(
                 "prometheus-url", "", "the Prometheus base URL (or env PROMETHEUS_URL)"
+            )
+        parsed = urlsplit(args.prometheus_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise InvalidParameter(
+                "prometheus-url",
+                args.prometheus_url,
+                "an http:// or https:// URL with a host, e.g. http://prometheus:9090",
             )
         token = None
         if args.prometheus_token_file:
@@ -191,6 +203,12 @@ def build_source(args: argparse.Namespace) -> ClusterSource:
         )
         return PrometheusSource(config, pricing)
     cluster = args.cluster_id or args.cluster
+    if not (math.isfinite(args.scale) and 0 < args.scale <= MAX_SCALE):
+        raise InvalidParameter(
+            "scale", args.scale, f"a number > 0 and ≤ {MAX_SCALE:g} (1 ≈ 136 pods, 80 ≈ 10,000)"
+        )
+    if args.seed < 0:
+        raise InvalidParameter("seed", args.seed, "an integer ≥ 0")
     return SampleSource(cluster=cluster, scale=args.scale, seed=args.seed, pricing=pricing)
 
 
@@ -277,10 +295,36 @@ def _now() -> datetime:
     return datetime.now(tz=UTC)
 
 
+async def close_source(source: ClusterSource) -> None:
+    """Close a source's connections when it has any (Prometheus)."""
+    close = getattr(source, "close", None)
+    if close is not None:
+        await close()
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port out of range or already in use before any output is printed."""
+    if not 0 < port <= 65535:
+        raise InvalidParameter("port", port, "a TCP port from 1 to 65535")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise InvalidParameter(
+                "port", port, f"a free port on {host} ({error.strerror or error})"
+            ) from None
+
+
 async def run_query(args: argparse.Namespace) -> str:
     """The `query` command's output."""
     query = parse_allocation_query(_query_params(args), now=_now(), utc_offset=args.utc_offset)
-    result = await query_allocations(build_source(args), query)
+    source = build_source(args)
+    try:
+        result = await query_allocations(source, query)
+    finally:
+        await close_source(source)
     if args.format == "json":
         body = {"code": 200, "status": "success", "data": result.to_json(), "meta": result.meta}
         return orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
@@ -299,7 +343,11 @@ async def run_assets(args: argparse.Namespace) -> str:
         aggregate=parse_asset_aggregate(args.aggregate),
         filter=args.filter or "",
     )
-    sets = await query_assets(build_source(args), query)
+    source = build_source(args)
+    try:
+        sets = await query_assets(source, query)
+    finally:
+        await close_source(source)
     if args.format == "json":
         data: object = sets[0].to_json() if len(sets) == 1 else [s.to_json() for s in sets]
         body = {"code": 200, "status": "success", "data": data}
@@ -390,6 +438,11 @@ def run_operator(args: argparse.Namespace) -> None:
     from costreport.logs import configure_logging
 
     configure_logging(args.log_format)
+    if kubernetes_reader() is None:
+        raise SourceUnavailable(
+            "no Kubernetes cluster: the operator runs in a pod (service account) or with "
+            "KUBECONFIG set to a reachable cluster"
+        )
     memo = kopf.Memo(
         source=build_source(args),
         operator_namespace=os.environ.get("POD_NAMESPACE", "default"),
@@ -441,6 +494,7 @@ def serve(args: argparse.Namespace, banner: str = "") -> None:
 
     configure_logging(getattr(args, "log_format", "auto"))
     host = getattr(args, "host", "127.0.0.1")
+    check_port(host, args.port)
     auth_mode = getattr(args, "auth", "none")
     if auth_mode == "none" and host not in LOOPBACK:
         if not getattr(args, "insecure_allow_unauthenticated", False):
@@ -523,7 +577,11 @@ async def run_demo(args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: exit 2 with one clear line for bad input, 3 when the source fails."""
+    """Entry point: exit 2 with one clear line for bad input, 3 when the source fails.
+
+    No traceback reaches the terminal: an unexpected error is one line (exit 1), and the
+    traceback is printed only with COSTREPORT_DEBUG=1.
+    """
     args = build_parser().parse_args(argv)
     runners = {"query": run_query, "assets": run_assets, "demo": run_demo}
     try:
@@ -533,6 +591,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "operator":
             run_operator(args)
             return 0
+        if args.command == "demo" and not args.no_serve:
+            check_port(getattr(args, "host", "127.0.0.1"), args.port)
         print(asyncio.run(runners[args.command](args)), flush=True)
         if args.command == "demo" and not args.no_serve:
             serve(args)
@@ -542,6 +602,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SourceUnavailable as error:
         print(f"costreport: source unavailable: {error.reason}", file=sys.stderr)
         return 3
+    except BrokenPipeError:
+        # The reader (`| head`) went away: stop quietly, as other command-line tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except OSError as error:
+        print(
+            f"costreport: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
+        return 2
+    except Exception as error:
+        if os.environ.get("COSTREPORT_DEBUG") == "1":
+            raise
+        print(
+            f"costreport: internal error: {type(error).__name__}: {error} "
+            "(COSTREPORT_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

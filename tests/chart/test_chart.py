@@ -177,3 +177,48 @@ def test_peering_for_more_than_one_replica() -> None:
     } in role["rules"]
     crd = next(d for d in docs if d["kind"] == "CustomResourceDefinition")
     kubernetes_validate.validate(crd, K8S_VERSION, strict=True)
+
+
+@needs_helm
+def test_notes_print_a_usable_report_and_no_placeholder() -> None:
+    out = subprocess.run(
+        [HELM, "install", "cr", str(CHART), "--dry-run", "--namespace", "costreport"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    notes = out[out.index("NOTES:") :]
+    assert "…" not in notes and "https://" not in notes
+    start = notes.index("apiVersion:")
+    manifest = yaml.safe_load(notes[start : notes.index("  YAML", start)].replace("\n  ", "\n"))
+    assert manifest["kind"] == "CostReport" and manifest["spec"]["window"] == "lastweek"
+
+
+def test_the_images_default_command_starts() -> None:
+    import json
+    import socket
+    import sys
+    import time
+    import urllib.request
+
+    line = next(x for x in (ROOT / "Dockerfile").read_text().splitlines() if x.startswith("CMD "))
+    argv = json.loads(line.removeprefix("CMD "))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv[argv.index("--port") + 1] = str(port)
+    process = subprocess.Popen([str(Path(sys.executable).parent / "costreport"), *argv])
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, "the image's default command exited"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    assert r.read() == b"ok"
+                    break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -341,3 +341,5 @@ async def test_null_conditions_from_the_api_are_not_an_error(setup: Any) -> None
     scheduler.observe("ADDED", report("fresh", SPEC, status={"conditions": None}))
     [outcome] = await scheduler.tick()
     assert outcome.ok
+    ready = next(c for c in kube.status["a/fresh"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True"

@@ -181,8 +181,6 @@ def test_size_and_comparison_count_are_bounded() -> None:
     many = "+".join(f'pod!:"{i}"' for i in range(257))
     with pytest.raises(InvalidParameter, match=r"more than 256 comparisons \(position 2706\)"):
         parse_filter(many)
-    assert parse_filter("+".join(f'pod!:"{i}"' for i in range(256))).matches(
-        {"namespace": "x"}
-    )
+    assert parse_filter("+".join(f'pod!:"{i}"' for i in range(256))).matches({"namespace": "x"})
     with pytest.raises(InvalidParameter, match=r"at most 4096 characters \(got 4098\)"):
         parse_filter('namespace:"' + "x" * 4086 + '"')

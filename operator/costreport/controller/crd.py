@@ -1,6 +1,7 @@
 """The CostReport and ClusterCostReport CRDs, built from one definition.
 
-`python -m costreport.controller.crd` writes `crds/*.yaml` and the chart's copies; a test
+`python -m costreport.controller.crd --out crds --out charts/costreport/crds` writes the
+CRDs (`--check DIR` verifies them); a test
 checks the committed files equal this output, that the schema and the pydantic spec agree,
 and that every status field the operator writes is declared (undeclared ones are pruned).
 """
@@ -324,16 +325,52 @@ def files() -> dict[str, dict[str, Any]]:
     }
 
 
-def main() -> None:
-    """Write the CRDs into the given directories (default: crds/ and the chart's crds/)."""
+def render(manifest: dict[str, Any]) -> str:
+    """A CRD manifest as the YAML committed in `crds/`."""
     import yaml
 
-    targets = [Path(p) for p in sys.argv[1:]] or [Path("crds"), Path("charts/costreport/crds")]
-    for target in targets:
+    return str(yaml.safe_dump(manifest, sort_keys=False, width=100))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`--out DIR` writes the CRDs; `--check DIR` exits 1 when the files there differ."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m costreport.controller.crd",
+        description="Write or verify costreport's CRD manifests (generated from one definition).",
+        epilog="example: python -m costreport.controller.crd --out crds --out "
+        "charts/costreport/crds",
+    )
+    parser.add_argument(
+        "--out", action="append", default=[], metavar="DIR", help="write the CRDs into DIR"
+    )
+    parser.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="verify that DIR holds exactly the generated CRDs (exit 1 if not)",
+    )
+    args = parser.parse_args(argv)
+    if not args.out and not args.check:
+        parser.error("give --out DIR to write the CRDs or --check DIR to verify them")
+    generated = {name: render(manifest) for name, manifest in files().items()}
+    for target in map(Path, args.out):
         target.mkdir(parents=True, exist_ok=True)
-        for name, manifest in files().items():
-            (target / name).write_text(yaml.safe_dump(manifest, sort_keys=False, width=100))
+        for name, text in generated.items():
+            (target / name).write_text(text)
+    stale = [
+        str(Path(directory) / name)
+        for directory in args.check
+        for name, text in generated.items()
+        if not (Path(directory) / name).is_file()
+        or (Path(directory) / name).read_text() != text
+    ]
+    for path in stale:
+        print(f"{path}: differs from the generated CRD (regenerate with --out)", file=sys.stderr)
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
