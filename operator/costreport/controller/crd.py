@@ -364,8 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         str(Path(directory) / name)
         for directory in args.check
         for name, text in generated.items()
-        if not (Path(directory) / name).is_file()
-        or (Path(directory) / name).read_text() != text
+        if not (Path(directory) / name).is_file() or (Path(directory) / name).read_text() != text
     ]
     for path in stale:
         print(f"{path}: differs from the generated CRD (regenerate with --out)", file=sys.stderr)
