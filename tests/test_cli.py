@@ -208,3 +208,12 @@ def test_the_crd_writer_has_arguments_and_a_check(tmp_path: Path) -> None:
         str(root / "charts/costreport/crds"),
     ]
     assert subprocess.run(committed).returncode == 0
+
+
+def test_the_cli_applies_the_apis_limits(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["query", "--window", "10000d"]) == 2
+    assert capsys.readouterr().err == (
+        "costreport: invalid 'window' parameter: '10000d'; accepted: a window of at most 400 days\n"
+    )
+    assert main(["assets", "--window", "401d"]) == 2
+    assert "a window of at most 400 days" in capsys.readouterr().err

@@ -23,7 +23,7 @@ import orjson
 
 from costreport.engine.assets import parse_asset_aggregate
 from costreport.engine.filters import parse_filter
-from costreport.engine.params import parse_allocation_query
+from costreport.engine.params import QueryLimits, check_limits, parse_allocation_query
 from costreport.engine.privacy import LabelPolicy, hashed_keys, parse_allow_list
 from costreport.model.allocation import NUMERIC_FIELDS, AllocationSetRange
 from costreport.model.asset import AssetSet
@@ -319,7 +319,9 @@ def check_port(host: str, port: int) -> None:
 
 async def run_query(args: argparse.Namespace) -> str:
     """The `query` command's output."""
-    query = parse_allocation_query(_query_params(args), now=_now(), utc_offset=args.utc_offset)
+    params = _query_params(args)
+    query = parse_allocation_query(params, now=_now(), utc_offset=args.utc_offset)
+    check_limits(query, params, QueryLimits())
     source = build_source(args)
     try:
         result = await query_allocations(source, query)
@@ -343,6 +345,7 @@ async def run_assets(args: argparse.Namespace) -> str:
         aggregate=parse_asset_aggregate(args.aggregate),
         filter=args.filter or "",
     )
+    check_limits(query, {"window": args.window, "step": args.step or ""}, QueryLimits())
     source = build_source(args)
     try:
         sets = await query_assets(source, query)

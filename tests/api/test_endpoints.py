@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -131,3 +132,43 @@ async def test_health_endpoints(tiny_client: TestClient) -> None:
 
         await asyncio.sleep(0.02)
     assert response.status == 200
+
+
+async def test_accumulated_node_capacities_are_time_weighted_not_summed(
+    tiny_client: TestClient,
+) -> None:
+    url = f"/assets?window={TINY_DAY}&step=6h&accumulate=true&filter=assetType%3A%22Node%22"
+    data = (await (await tiny_client.get(url)).json())["data"]
+    n1 = data["custom/__undefined__/__undefined__/Compute/c1/Node/Kubernetes/i-n1/n1"]
+    n2 = data["custom/__undefined__/__undefined__/Compute/c1/Node/Kubernetes/i-n2/n2"]
+    # Four 6-hour sets merged: 4 cores and 16 GiB all day, not 16 cores and 64 GiB.
+    assert (n1["cpuCores"], n1["ramBytes"], n1["cpuCoreHours"]) == (4.0, 16 * 2**30, 96.0)
+    # n2 lives 12 h (two sets): 2 cores, 8 GiB, 1 GPU, 50 % discount, not doubled.
+    assert (n2["cpuCores"], n2["ramBytes"], n2["gpuCount"]) == (2.0, 8 * 2**30, 1.0)
+    assert (n2["discount"], n2["preemptible"], n2["minutes"]) == (0.5, 0.0, 720.0)
+    assert n1["nodeType"] == "" and set(n1["cpuBreakdown"]) == {"idle", "other", "system", "user"}
+    assert sum(n1["cpuBreakdown"].values()) == pytest.approx(1.0)
+    assert n1["overhead"] == {
+        "CpuOverheadFraction": 0.0,
+        "RamOverheadFraction": 0.0,
+        "OverheadCostFraction": 0.0,
+    }
+    by_type = f"/assets?window={TINY_DAY}&step=6h&accumulate=true&aggregate=type"
+    node = (await (await tiny_client.get(by_type)).json())["data"]["Node"]
+    # Side by side over the day: (4 · 24 + 2 · 12) core-hours / 24 h = 5 cores.
+    assert (node["cpuCores"], node["cpuCoreHours"], node["totalCost"]) == (5.0, 120.0, 34.8)
+
+
+async def test_an_open_window_charges_no_future_hours(aiohttp_client: Any) -> None:
+    from datetime import UTC, datetime
+
+    from costreport.api.app import ApiSettings, create_app
+    from tests.api.conftest import TinySource
+
+    at = datetime(2026, 11, 1, 8, 30, tzinfo=UTC)
+    client = await aiohttp_client(create_app(TinySource(), ApiSettings(clock=lambda: at)))
+    data = (await (await client.get("/assets?window=today&aggregate=type")).json())["data"]
+    assert data["ClusterManagement"]["minutes"] == 510.0  # 00:00 → 08:30, not 24 h
+    assert data["ClusterManagement"]["totalCost"] == 0.85  # 8.5 h · $0.10
+    assert data["Node"]["minutes"] == 510.0 and data["Node"]["end"] == "2026-11-01T08:30:00Z"
+    assert data["Node"]["totalCost"] == 3.06  # n1 only: (4 · 0.05 + 16 · 0.01) · 8.5 h

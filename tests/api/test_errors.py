@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -161,3 +162,86 @@ async def test_a_deeply_nested_filter_is_a_400_not_a_500(tiny_client: TestClient
     message = await error_of(tiny_client, f"/allocation?window={TINY_DAY}&filter={deep}")
     assert message.startswith("invalid 'filter' parameter: '((((")
     assert message.endswith("; parentheses nested deeper than 32 levels at position 32")
+
+
+async def test_parameters_echo_what_the_caller_typed(tiny_client: TestClient) -> None:
+    message = await error_of(tiny_client, "/allocation?window=10000d")
+    assert message == "invalid 'window' parameter: '10000d'; accepted: a window of at most 400 days"
+    message = await error_of(tiny_client, f"/allocation?window={TINY_DAY}&step=1s")
+    assert message == (
+        "invalid 'step' parameter: '1s'; accepted: a step giving at most 2000 sets for this window"
+    )
+    message = await error_of(tiny_client, "/assets?window=10000d")
+    assert message == "invalid 'window' parameter: '10000d'; accepted: a window of at most 400 days"
+
+
+async def test_a_repeated_parameter_takes_the_first_value(tiny_client: TestClient) -> None:
+    response = await tiny_client.get(f"/allocation?window={TINY_DAY}&window=7d&aggregate=namespace")
+    assert response.status == 200
+    [day] = (await response.json())["data"]
+    assert day["a"]["window"] == {"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z"}
+
+
+async def test_a_literal_plus_is_and_and_a_trailing_one_is_an_error(
+    tiny_client: TestClient,
+) -> None:
+    base = f"/allocation?window={TINY_DAY}&aggregate=pod"
+    literal = await tiny_client.get(base + '&filter=namespace:"b"+pod:"db-0"')
+    encoded = await tiny_client.get(base + "&filter=" + quote('namespace:"b"+pod:"db-0"'))
+    assert [list(s) for s in (await literal.json())["data"]] == [["db-0"]]
+    assert (await literal.json())["data"] == (await encoded.json())["data"]
+    for raw in ('namespace:"b"+', quote('namespace:"b"+')):
+        message = await error_of(tiny_client, base + "&filter=" + raw)
+        assert message.endswith("expected a comparison after '+' at position 14")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "filterNamespaces=kube-system,monitoring",
+            "invalid 'filterNamespaces' parameter: 'kube-system,monitoring'; accepted: the v2 "
+            "filter parameter instead (OpenCost's filterNamespaces is retired): "
+            'filter=namespace:"kube-system","monitoring"',
+        ),
+        (
+            "filterLabels=app:nginx",
+            "invalid 'filterLabels' parameter: 'app:nginx'; accepted: the v2 filter parameter "
+            'instead (OpenCost\'s filterLabels is retired): filter=label[app]:"nginx"',
+        ),
+        (
+            "shareCost=1e308",
+            "invalid 'shareCost' parameter: '1e308'; accepted: a monthly amount from 0 to "
+            "1e+12, e.g. 250.00",
+        ),
+        (
+            "aggregate=namespace,namespace",
+            "invalid 'aggregate' parameter: 'namespace,namespace'; accepted: each key at most "
+            "once (namespace is repeated)",
+        ),
+    ],
+)
+async def test_values_that_used_to_be_silently_wrong(
+    tiny_client: TestClient, query: str, message: str
+) -> None:
+    assert await error_of(tiny_client, f"/allocation?window={TINY_DAY}&{query}") == message
+
+
+async def test_sharing_by_a_hidden_label_is_refused_like_filtering_by_it(
+    aiohttp_client: Any,
+) -> None:
+    from costreport.engine.privacy import LabelPolicy
+
+    settings = ApiSettings(policy=LabelPolicy(allowed=("app",)))
+    client = await aiohttp_client(create_app(TinySource(), settings))
+    message = await error_of(client, f"/allocation?window={TINY_DAY}&shareLabels=owner:alice")
+    assert message.startswith("invalid 'shareLabels' parameter: 'owner:alice'; accepted: ")
+    assert message.endswith("'owner' is not")
+
+
+async def test_an_overlong_request_line_is_the_json_414(tiny_client: TestClient) -> None:
+    long = "x" * 9000
+    response = await tiny_client.get(f"/allocation?window={TINY_DAY}&filter={long}")
+    assert response.status == 414
+    body = await response.json()
+    assert body["message"] == "the query string is longer than 4096 characters"

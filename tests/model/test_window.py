@@ -188,6 +188,8 @@ def test_bools_follow_go_parse_bool() -> None:
         ("month", "month"),
         ("hour", "hour"),
         ("all", "all"),
+        ("weeknow", "weeknow"),
+        ("Quarter", "quarter"),
     ],
 )
 def test_accumulate(text: str, expected: str) -> None:
@@ -195,10 +197,9 @@ def test_accumulate(text: str, expected: str) -> None:
 
 
 def test_bad_accumulate() -> None:
-    with pytest.raises(
-        InvalidParameter, match=r"'quarter'; accepted: .*all, hour, day, week, month"
-    ):
-        parse_accumulate("quarter")
+    with pytest.raises(InvalidParameter) as caught:
+        parse_accumulate("quarterly")
+    assert caught.value.message.endswith("or one of all, hour, day, week, weeknow, month, quarter")
 
 
 def test_split_window_walks_forward_and_does_not_clamp() -> None:
@@ -231,6 +232,26 @@ def test_accumulate_day_over_hourly_sets_crossing_midnight() -> None:
 def test_accumulate_week_starts_on_sunday() -> None:
     sets = _hours("2026-11-13T00:00:00Z", 4, timedelta(days=1))  # Fri, Sat, Sun, Mon
     assert accumulation_groups(sets, "week") == [[0, 1], [2, 3]]
+
+
+def test_accumulate_weeknow_starts_on_monday() -> None:
+    sets = _hours("2026-11-13T00:00:00Z", 4, timedelta(days=1))  # Fri, Sat, Sun, Mon
+    assert accumulation_groups(sets, "weeknow") == [[0, 1, 2], [3]]
+    # A week-long set from a Monday stays one period; longer sets stand alone.
+    assert accumulation_groups(
+        _hours("2026-11-16T00:00:00Z", 2, timedelta(weeks=1)), "weeknow"
+    ) == [
+        [0],
+        [1],
+    ]
+
+
+def test_accumulate_quarter_over_daily_sets() -> None:
+    sets = _hours("2026-09-29T00:00:00Z", 4, timedelta(days=1))  # Sep 29, 30, Oct 1, 2
+    assert accumulation_groups(sets, "quarter") == [[0, 1], [2, 3]]
+    days = _hours("2026-01-01T00:00:00Z", 181, timedelta(days=1))  # Jan 1 … Jun 30
+    assert [len(g) for g in accumulation_groups(days, "quarter")] == [90, 91]
+    assert default_step_for("quarter") == default_step_for("weeknow") == timedelta(days=1)
 
 
 def test_accumulate_month_over_daily_sets() -> None:

@@ -13,9 +13,9 @@ from costreport.api.common import (
     declaration_headers,
     json_response,
     observe_request,
+    request_now,
     request_params,
     success_body,
-    utc_now,
 )
 from costreport.api.scope import scope
 from costreport.api.settings import METRICS_KEY, SETTINGS_KEY, SOURCE_KEY
@@ -33,7 +33,9 @@ async def handle_allocation(request: web.Request) -> web.Response:
     """`/allocation` and `/allocation/compute`."""
     started = time.perf_counter()
     asked = parse_allocation_query(
-        request_params(request), now=utc_now(), utc_offset=request.app[SETTINGS_KEY].utc_offset
+        request_params(request),
+        now=request_now(request),
+        utc_offset=request.app[SETTINGS_KEY].utc_offset,
     )
     query, data = await scope(request, asked)
     row_count = 0
@@ -43,7 +45,7 @@ async def handle_allocation(request: web.Request) -> web.Response:
         source_data = data or await fetch_for_query(
             request.app[SOURCE_KEY], query, request.app[SETTINGS_KEY].policy
         )
-        result = await compute(source_data, query)
+        result = await compute(source_data, query, now=request_now(request).timestamp())
         request.app[METRICS_KEY].stats.observe_result(result)
         row_count = sum(len(s) for s in result.sets)
         meta = {**result.meta, "window": query.window.to_json()}
@@ -109,7 +111,7 @@ async def handle_summary(request: web.Request) -> web.Response:
         if k in ("window", "step", "resolution", "aggregate", "accumulate", "filter")
     }
     asked = parse_allocation_query(
-        params, now=utc_now(), utc_offset=request.app[SETTINGS_KEY].utc_offset
+        params, now=request_now(request), utc_offset=request.app[SETTINGS_KEY].utc_offset
     )
     query, data = await scope(request, asked)
     row_count = 0
@@ -119,7 +121,7 @@ async def handle_summary(request: web.Request) -> web.Response:
         source_data = data or await fetch_for_query(
             request.app[SOURCE_KEY], query, request.app[SETTINGS_KEY].policy
         )
-        result = await compute(source_data, query)
+        result = await compute(source_data, query, now=request_now(request).timestamp())
         row_count = sum(len(s) for s in result.sets)
         return success_body(summary_data(result, query), meta=result.meta), row_count
 

@@ -15,13 +15,15 @@ from costreport.api.common import (
     json_response,
     observe_request,
     request_caller,
+    request_now,
     request_params,
     success_body,
     window_param,
 )
-from costreport.api.settings import SOURCE_KEY
+from costreport.api.settings import SETTINGS_KEY, SOURCE_KEY
 from costreport.engine.assets import parse_asset_aggregate
 from costreport.engine.filters import parse_filter
+from costreport.engine.params import check_limits
 from costreport.model.asset import AssetSet
 from costreport.model.query import AssetQuery
 from costreport.model.window import (
@@ -51,11 +53,14 @@ async def handle_assets(request: web.Request) -> web.Response:
         aggregate=parse_asset_aggregate(params.get("aggregate")),
         filter=filter_text,
     )
+    check_limits(query, params, request.app[SETTINGS_KEY].limits)
     row_count = 0
 
     async def compute() -> tuple[bytes, int]:
         nonlocal row_count
-        sets: list[AssetSet] = await query_assets(request.app[SOURCE_KEY], query)
+        sets: list[AssetSet] = await query_assets(
+            request.app[SOURCE_KEY], query, now=request_now(request).timestamp()
+        )
         row_count = sum(len(s.assets) for s in sets)
         data: Any = sets[0].to_json() if len(sets) == 1 else [s.to_json() for s in sets]
         return success_body(data), row_count

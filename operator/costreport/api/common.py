@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+from urllib.parse import unquote, unquote_plus
 
 import orjson
 from aiohttp import web
@@ -51,13 +52,25 @@ def success_body(data: Any, **extra: Any) -> bytes:
     return orjson.dumps({"code": 200, "status": "success", "data": data, **extra})
 
 
-def utc_now() -> datetime:
-    return datetime.now(tz=UTC)
+def request_now(request: web.Request) -> datetime:
+    """The server's clock (`ApiSettings.clock`), which relative windows resolve against."""
+    return request.app[SETTINGS_KEY].clock()
 
 
 def request_params(request: web.Request) -> dict[str, str]:
-    """Query parameters; a repeated parameter takes its last value (never an error)."""
-    return {k: request.query.getall(k)[-1] for k in request.query}
+    """Query parameters; a repeated parameter takes its first value, like OpenCost's Go server.
+
+    `filter` is decoded without turning `+` into a space: `+` is the v2 filter's AND, so a
+    literal `+` and `%2B` mean the same (a `+` that was a space still means AND).
+    """
+    params = {k: request.query.getone(k) for k in request.query}
+    if "filter" in params:
+        for item in request.rel_url.raw_query_string.split("&"):
+            name, _, value = item.partition("=")
+            if unquote_plus(name) == "filter":
+                params["filter"] = unquote(value)
+                break
+    return params
 
 
 def idle_header(query: AllocationQuery) -> str:
@@ -101,7 +114,7 @@ async def cached_body(
     if body is not None:
         return body
     body, _rows = await compute()
-    cache.put(key, body, final=window.end_ts <= time.time())
+    cache.put(key, body, final=window.end_ts <= request_now(request).timestamp())
     return body
 
 
@@ -129,5 +142,5 @@ def window_param(params: Mapping[str, str], request: web.Request) -> Window:
     if text is None or not text.strip():
         raise InvalidParameter("window", text or "", WINDOW_REQUIRED)
     return parse_window(
-        text.strip(), now=utc_now(), utc_offset=request.app[SETTINGS_KEY].utc_offset
+        text.strip(), now=request_now(request), utc_offset=request.app[SETTINGS_KEY].utc_offset
     )

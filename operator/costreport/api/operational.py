@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from costreport.api.auth import (
     Forbidden,
 )
-from costreport.api.common import error_body, json_response, request_caller, utc_now
+from costreport.api.common import error_body, json_response, request_caller, request_now
 from costreport.api.settings import METRICS_KEY, SETTINGS_KEY, SOURCE_KEY, STATE_KEY
 from costreport.model.errors import SourceUnavailable
 from costreport.model.window import (
@@ -27,7 +27,7 @@ async def handle_metrics(request: web.Request) -> web.Response:
     if not request.app[SETTINGS_KEY].metrics_public and not request_caller(request).cluster_wide:
         raise Forbidden("/metrics needs cluster-wide access to allocations")
     metrics = request.app[METRICS_KEY]
-    now = utc_now()
+    now = request_now(request)
     recent = Window(now - timedelta(hours=1), now)
     try:
         metrics.costs.snapshot = await request.app[SOURCE_KEY].cluster_data(

@@ -7,30 +7,14 @@ from aiohttp import web
 from costreport.api.auth import (
     Forbidden,
 )
-from costreport.api.common import request_auth, request_caller
-from costreport.api.settings import CLUSTER_KEYS, SETTINGS_KEY, SOURCE_KEY, ApiSettings
+from costreport.api.common import request_auth, request_caller, request_params
+from costreport.api.settings import CLUSTER_KEYS, SETTINGS_KEY, SOURCE_KEY
+from costreport.engine.params import check_limits
 from costreport.model.cluster import ClusterData
-from costreport.model.errors import InvalidParameter
 from costreport.model.query import AllocationQuery
 from costreport.sources.service import (
     fetch_for_query,
 )
-
-
-def check_limits(query: AllocationQuery, settings: ApiSettings) -> None:
-    """Refuse windows and step counts that would make one request unbounded."""
-    days = query.window.duration.total_seconds() / 86400
-    if days > settings.max_window_days:
-        raise InvalidParameter(
-            "window",
-            f"{query.window.to_json()['start']},{query.window.to_json()['end']}",
-            f"a window of at most {settings.max_window_days:g} days",
-        )
-    step = query.step
-    if step is not None and query.window.duration / step > settings.max_sets:
-        raise InvalidParameter(
-            "step", str(step), f"a step giving at most {settings.max_sets} sets for this window"
-        )
 
 
 async def scope(
@@ -45,7 +29,7 @@ async def scope(
     """
     settings = request.app[SETTINGS_KEY]
     settings.policy.check(query)
-    check_limits(query, settings)
+    check_limits(query, request_params(request), settings.limits)
     caller = request_caller(request)
     if caller.cluster_wide:
         return query, None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
@@ -14,6 +15,7 @@ from costreport.api.auth import (
 from costreport.api.cache import ResponseCache
 from costreport.api.limits import ClientLimiter
 from costreport.api.metrics import ApiMetrics
+from costreport.engine.params import QueryLimits
 from costreport.engine.privacy import LabelPolicy
 from costreport.model.cluster import ClusterSource
 
@@ -47,6 +49,13 @@ class ApiSettings:
     utc_offset: timedelta = timedelta(0)
     cache_bytes: int = 256 * 1024 * 1024
     cache_ttl_seconds: float = 60.0
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(tz=UTC))
+    """The time relative windows (`7d`, `today`) resolve against; tests pass a fixed one."""
+
+    @property
+    def limits(self) -> QueryLimits:
+        """The per-query bounds, shared with the CLI."""
+        return QueryLimits(self.max_window_days, self.max_sets)
 
 
 SOURCE_KEY = web.AppKey("source", ClusterSource)

@@ -61,7 +61,7 @@ def spec_schema() -> dict[str, Any]:
             ),
             "accumulate": _s(
                 "Merge step sets: none, all, or per hour/day/week/month.",
-                enum=["none", "all", "hour", "day", "week", "month"],
+                enum=["none", "all", "hour", "day", "week", "weeknow", "month", "quarter"],
                 default="none",
             ),
             "idle": {

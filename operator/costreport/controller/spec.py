@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 IdleMode = Literal["exclude", "separate", "share"]
 OutputFormat = Literal["json", "csv", "both"]
-Accumulate = Literal["none", "all", "hour", "day", "week", "month"]
+Accumulate = Literal["none", "all", "hour", "day", "week", "weeknow", "month", "quarter"]
 
 
 class _Spec(BaseModel):

@@ -78,6 +78,11 @@ def parse_aggregate(text: str | None) -> tuple[str, ...]:
             if lowered not in _CANONICAL:
                 raise InvalidParameter("aggregate", text, ACCEPTED_AGGREGATE)
             keys.append(_CANONICAL[lowered])
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise InvalidParameter(
+            "aggregate", text, f"each key at most once ({', '.join(repeated)} is repeated)"
+        )
     return tuple(keys)
 
 

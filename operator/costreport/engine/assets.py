@@ -8,8 +8,9 @@ accumulated and aggregated by their properties, as the OpenCost UI asks.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -117,9 +118,10 @@ def assets_for_set(
     usage: tuple[
         dict[tuple[int, int], tuple[float, float]], dict[tuple[int, int], tuple[float, float]]
     ],
+    now: float = math.inf,
 ) -> list[Asset]:
-    """Every asset overlapping one window, unaggregated."""
-    a0, a1 = window.start_ts, window.end_ts
+    """Every asset overlapping one window up to `now`, unaggregated (no future hours)."""
+    a0, a1 = window.start_ts, min(window.end_ts, now)
     out: list[Asset] = []
     cpu_used, ram_used = usage
     for i, n in enumerate(data.nodes):
@@ -222,7 +224,7 @@ def assets_for_set(
             )
         )
     for cluster, hourly in sorted(data.cluster_management_hourly.items()):
-        start, end = a0, min(a1, max(a0, data.window.end_ts))
+        start, end = a0, a1
         if end <= start:
             continue
         out.append(
@@ -250,8 +252,39 @@ def _aggregate_name(asset: Asset, keys: Sequence[str]) -> str:
     return "/".join(values)
 
 
+AVERAGES = {"cpuCores": "cpuCoreHours", "ramBytes": "ramByteHours", "gpuCount": "GPUHours"}
+"""Node fields that are time-weighted averages of the hour fields: never summed over time."""
+DISK_AVERAGES = {"bytes": "byteHours"}
+"""Disk fields that are time-weighted averages of the hour fields."""
+BREAKDOWN_WEIGHTS = {
+    "cpuBreakdown": "cpuCoreHours",
+    "ramBreakdown": "ramByteHours",
+    "breakdown": "byteHours",
+}
+"""Usage breakdowns (fractions) and the capacity-hours that weight them when merged."""
+TIME_WEIGHTED = ("discount", "preemptible")
+"""Fractions averaged by each member's duration."""
+
+
+def _weighted(parts: Sequence[tuple[Mapping[str, float], float]]) -> dict[str, float]:
+    """Weighted mean of dictionaries of fractions (keys of the first)."""
+    total = sum(w for _, w in parts)
+    keys = list(parts[0][0])
+    if total <= 0:
+        return {k: float(parts[0][0].get(k, 0.0)) for k in keys}
+    return {k: sum(float(d.get(k, 0.0)) * w for d, w in parts) / total for k in keys}
+
+
 def merge_assets(members: Sequence[Asset], window: Window) -> Asset:
-    """Merge assets: numbers present in every member add up, agreeing properties stay."""
+    """Merge assets over time and across assets, as OpenCost's asset `Add` does.
+
+    Hours, byte-hours and costs add up. Capacities (`cpuCores`, `ramBytes`, `gpuCount`,
+    `bytes`) are the merged hour field over the merged duration, so a node accumulated over
+    seven daily sets keeps its size and nodes merged side by side add their sizes. Fractions
+    (`discount`, `preemptible`) are duration-weighted; usage breakdowns are weighted by
+    capacity-hours, overhead fractions by the capacity-hours or cost they describe. Strings
+    (`nodeType`) and properties stay where every member agrees.
+    """
     first = members[0]
     if len(members) == 1 and first.window == window:
         return first
@@ -259,25 +292,58 @@ def merge_assets(members: Sequence[Asset], window: Window) -> Asset:
     properties = {
         k: v for k, v in first.properties.items() if all(m.properties.get(k) == v for m in members)
     }
+    start, end = min(m.start for m in members), max(m.end for m in members)
+    hours = (end - start) / 3600.0
     fields: dict[str, Any] = {}
     if kind != "Asset":
-        for field_name, value in first.fields.items():
-            if isinstance(value, float) and all(
-                isinstance(m.fields.get(field_name), float) for m in members
-            ):
-                fields[field_name] = sum(float(m.fields[field_name]) for m in members)
+        for name, value in first.fields.items():
+            values = [m.fields.get(name) for m in members]
+            if isinstance(value, float | int) and not isinstance(value, bool):
+                if all(isinstance(v, float | int) for v in values):
+                    fields[name] = float(sum(float(v) for v in values if v is not None))
+            elif isinstance(value, str) and all(v == value for v in values):
+                fields[name] = value
+        averages = AVERAGES if kind == "Node" else DISK_AVERAGES if kind == "Disk" else {}
+        for name, hour_field in averages.items():
+            if name in fields and hour_field in fields:
+                fields[name] = fields[hour_field] / hours if hours > 0 else 0.0
+        for name in TIME_WEIGHTED:
+            if name in fields:
+                fields[name] = _weighted(
+                    [({"v": float(m.fields[name])}, m.minutes) for m in members]
+                )["v"]
+        for name, weight_field in BREAKDOWN_WEIGHTS.items():
+            if all(isinstance(m.fields.get(name), Mapping) for m in members):
+                fields[name] = _weighted(
+                    [(m.fields[name], float(m.fields.get(weight_field) or 0.0)) for m in members]
+                )
+        if kind == "Node" and all(isinstance(m.fields.get("overhead"), Mapping) for m in members):
+            fields["overhead"] = _merged_overhead(members)
     fields.setdefault("adjustment", 0.0)
     labels = {k: v for k, v in first.labels.items() if all(m.labels.get(k) == v for m in members)}
     return Asset(
         kind,
         properties,
         window,
-        min(m.start for m in members),
-        max(m.end for m in members),
+        start,
+        end,
         sum(m.total_cost for m in members),
         fields,
         labels=labels,
     )
+
+
+def _merged_overhead(members: Sequence[Asset]) -> dict[str, float]:
+    def part(name: str, weight: Callable[[Asset], float]) -> float:
+        return _weighted([({"v": m.fields["overhead"][name]}, weight(m)) for m in members])["v"]
+
+    return {
+        "CpuOverheadFraction": part("CpuOverheadFraction", lambda m: m.fields["cpuCoreHours"]),
+        "RamOverheadFraction": part("RamOverheadFraction", lambda m: m.fields["ramByteHours"]),
+        "OverheadCostFraction": part(
+            "OverheadCostFraction", lambda m: m.fields["cpuCost"] + m.fields["ramCost"]
+        ),
+    }
 
 
 def compute_assets(
@@ -288,14 +354,18 @@ def compute_assets(
     accumulate: AccumulateBy = "all",
     aggregate: Sequence[str] = (),
     filter_text: str = "",
+    now: float = math.inf,
 ) -> list[AssetSet]:
-    """Asset sets for a window: stepped, filtered, accumulated and aggregated."""
+    """Asset sets for a window: stepped, filtered, accumulated and aggregated.
+
+    Nothing is charged after `now`: an open window's assets end at `now`.
+    """
     step = step or default_step_for(accumulate)
     sets = split_window(window, step)
     compiled = parse_filter(filter_text, kind="asset")
     usage = _node_usage_breakdown(data, sets)
     per_set = [
-        [a for a in assets_for_set(data, w, i, usage) if compiled.matches(a.filter_record())]
+        [a for a in assets_for_set(data, w, i, usage, now) if compiled.matches(a.filter_record())]
         for i, w in enumerate(sets)
     ]
     result = []

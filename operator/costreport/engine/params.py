@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from costreport.engine.aggregate import parse_aggregate, sanitize_key
 from costreport.engine.filters import parse_filter
 from costreport.model.errors import InvalidParameter
-from costreport.model.query import DEFAULT_RESOLUTION, AllocationQuery, ShareSplit
+from costreport.model.query import DEFAULT_RESOLUTION, AllocationQuery, AssetQuery, ShareSplit
 from costreport.model.window import (
     AccumulateBy,
     parse_accumulate,
@@ -22,6 +23,80 @@ from costreport.model.window import (
     parse_duration,
     parse_window,
 )
+
+MAX_SHARE_COST = 1e12
+"""Largest fixed monthly shared cost accepted (larger values overflow cost sums to inf)."""
+
+LEGACY_FILTERS = {
+    "filterClusters": "cluster",
+    "filterNodes": "node",
+    "filterNamespaces": "namespace",
+    "filterControllerKinds": "controllerKind",
+    "filterControllers": "controllerName",
+    "filterPods": "pod",
+    "filterContainers": "container",
+    "filterServices": "services",
+    "filterLabels": "label[<key>]",
+    "filterAnnotations": "annotation[<key>]",
+    "filterDepartments": "department",
+    "filterEnvironments": "environment",
+    "filterOwners": "owner",
+    "filterProducts": "product",
+    "filterTeams": "team",
+}
+"""OpenCost's pre-v2 filter parameters and the v2 field replacing each."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLimits:
+    """Bounds on one query's size, the same for the API, the CLI and the operator."""
+
+    max_window_days: float = 400.0
+    max_sets: int = 2000
+
+
+def check_limits(
+    query: AllocationQuery | AssetQuery, params: Mapping[str, str], limits: QueryLimits
+) -> None:
+    """Refuse windows and step counts that would make one query unbounded.
+
+    The message echoes the parameter as the caller typed it (`10000d`, `1s`).
+    """
+    days = query.window.duration.total_seconds() / 86400
+    if days > limits.max_window_days:
+        raise InvalidParameter(
+            "window",
+            params.get("window", ""),
+            f"a window of at most {limits.max_window_days:g} days",
+        )
+    step = query.step
+    if step is not None and query.window.duration / step > limits.max_sets:
+        raise InvalidParameter(
+            "step",
+            params.get("step", ""),
+            f"a step giving at most {limits.max_sets} sets for this window",
+        )
+
+
+def reject_legacy_filters(params: Mapping[str, str]) -> None:
+    """A 400 naming the v2 filter for OpenCost's older `filterX=` parameters (never ignored)."""
+    for name, value in params.items():
+        field = LEGACY_FILTERS.get(name)
+        if field is None:
+            continue
+        if field.endswith("[<key>]"):
+            key, _, label_value = value.partition(":")
+            example = f'{field.replace("<key>", key.strip() or "app")}:"{label_value.strip()}"'
+        else:
+            example = f"{field}:" + ",".join(
+                f'"{v.strip()}"' for v in value.split(",") if v.strip()
+            )
+        raise InvalidParameter(
+            name,
+            value,
+            f"the v2 filter parameter instead (OpenCost's {name} is retired): filter={example}",
+        )
+
 
 WINDOW_REQUIRED = (
     "a window such as today, yesterday, week, lastweek, month, lastmonth, 7d, 24h, 30m, 2w, "
@@ -64,8 +139,12 @@ def parse_share_cost(text: str | None) -> float:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise InvalidParameter("shareCost", text, "a non-negative monthly amount, e.g. 250.00")
+    if not math.isfinite(value) or not 0 <= value <= MAX_SHARE_COST:
+        raise InvalidParameter(
+            "shareCost",
+            text,
+            f"a monthly amount from 0 to {MAX_SHARE_COST:.0e}, e.g. 250.00",
+        )
     return value
 
 
@@ -87,6 +166,7 @@ def parse_allocation_query(
     `accumulateBy` is honoured like OpenCost when `accumulate` is absent; `resolution` is
     accepted and validated (it only trades source query cost, never correctness here).
     """
+    reject_legacy_filters(params)
     window_text = params.get("window")
     if window_text is None or not window_text.strip():
         raise InvalidParameter("window", window_text or "", WINDOW_REQUIRED)

@@ -81,6 +81,9 @@ class LabelPolicy:
             name = _label_key(key)
             if name is not None and not self.permits(name):
                 raise InvalidParameter("aggregate", key, self.accepted(name))
+        for key, value in query.share_labels:
+            if not self.permits(key):
+                raise InvalidParameter("shareLabels", f"{key}:{value}", self.accepted(key))
         if query.filter:
             for read in sorted(parse_filter(query.filter).fields()):
                 kind, _, name = read.partition(":")

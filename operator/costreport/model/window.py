@@ -16,7 +16,7 @@ from typing import Literal
 
 from costreport.model.errors import InvalidParameter
 
-AccumulateBy = Literal["none", "all", "hour", "day", "week", "month"]
+AccumulateBy = Literal["none", "all", "hour", "day", "week", "weeknow", "month", "quarter"]
 MAX_STEP_SETS = 10_000
 
 WINDOW_FORMS = (
@@ -198,19 +198,36 @@ def parse_bool(text: str, *, parameter: str) -> bool:
     raise InvalidParameter(parameter, text, BOOL_FORMS)
 
 
+ACCUMULATE_PERIODS: tuple[AccumulateBy, ...] = (
+    "all",
+    "hour",
+    "day",
+    "week",
+    "weeknow",
+    "month",
+    "quarter",
+    "none",
+)
+
+
 def parse_accumulate(text: str) -> AccumulateBy:
-    """`accumulate`: a boolean (true = all) or a period: all, hour, day, week, month."""
+    """`accumulate`: a boolean (true = all) or a period.
+
+    Periods: `hour`, `day`, `week` (calendar weeks from Sunday, OpenCost's), `weeknow`
+    (calendar weeks from Monday, ISO 8601; the OpenCost UI's "Week (calendar)"), `month`,
+    `quarter` (calendar quarters from January, April, July and October), and `all`.
+    """
     value = text.strip()
     if value == "":
         return "none"
     lowered = value.lower()
-    if lowered in ("all", "hour", "day", "week", "month", "none"):
-        return lowered  # type: ignore[return-value]
+    if lowered in ACCUMULATE_PERIODS:
+        return next(p for p in ACCUMULATE_PERIODS if p == lowered)
     try:
         return "all" if parse_bool(value, parameter="accumulate") else "none"
     except InvalidParameter:
         raise InvalidParameter(
-            "accumulate", text, f"{BOOL_FORMS}, or one of all, hour, day, week, month"
+            "accumulate", text, f"{BOOL_FORMS}, or one of {', '.join(ACCUMULATE_PERIODS[:-1])}"
         ) from None
 
 
@@ -236,10 +253,20 @@ def _period(moment: datetime, by: AccumulateBy) -> tuple[int, ...]:
     if by == "week":
         sunday = moment.date() - timedelta(days=(moment.weekday() + 1) % 7)
         return (sunday.year, sunday.month, sunday.day)
+    if by == "weeknow":
+        monday = moment.date() - timedelta(days=moment.weekday())
+        return (monday.year, monday.month, monday.day)
+    if by == "quarter":
+        return (moment.year, (moment.month - 1) // 3)
     return (moment.year, moment.month)
 
 
-_PERIOD_LENGTH = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+_PERIOD_LENGTH = {
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(weeks=1),
+    "weeknow": timedelta(weeks=1),
+}
 
 
 def accumulation_groups(sets: Sequence[Window], by: AccumulateBy) -> list[list[int]]:
@@ -267,6 +294,6 @@ def default_step_for(by: AccumulateBy) -> timedelta | None:
     """The step implied by a periodic `accumulate` with no `step` (the UI sends that)."""
     if by == "hour":
         return timedelta(hours=1)
-    if by in ("day", "week", "month"):
+    if by in ("day", "week", "weeknow", "month", "quarter"):
         return timedelta(days=1)
     return None

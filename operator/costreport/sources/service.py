@@ -76,8 +76,11 @@ async def query_allocations(
     return await compute(data, query, now=now)
 
 
-async def query_assets(source: ClusterSource, query: AssetQuery) -> list[AssetSet]:
-    """Fetch and compute an asset query without blocking the event loop."""
+async def query_assets(
+    source: ClusterSource, query: AssetQuery, *, now: float | None = None
+) -> list[AssetSet]:
+    """Fetch and compute an asset query without blocking the event loop (nothing after now)."""
+    now = time.time() if now is None else now
     step = query.step or default_step_for(query.accumulate)
     data = await fetch_for(source, query.window, step, timedelta(minutes=5))
     return await asyncio.to_thread(
@@ -88,4 +91,5 @@ async def query_assets(source: ClusterSource, query: AssetQuery) -> list[AssetSe
         accumulate=query.accumulate,
         aggregate=query.aggregate,
         filter_text=query.filter,
+        now=now,
     )
