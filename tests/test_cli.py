@@ -96,7 +96,7 @@ def test_serve_refuses_no_auth_off_loopback(capsys: pytest.CaptureFixture[str]) 
 def test_utc_offset_moves_calendar_windows(capsys: pytest.CaptureFixture[str]) -> None:
     from datetime import timedelta
 
-    from costreport.cli import parse_utc_offset
+    from costreport.cli.options import parse_utc_offset
 
     assert parse_utc_offset("+05:30") == timedelta(hours=5, minutes=30)
     assert parse_utc_offset("-07:00") == -timedelta(hours=7)

@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from costreport.api.app import create_app
-from costreport.cli import tls_context
+from costreport.cli.servers import tls_context
 from tests.api.conftest import TinySource
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")

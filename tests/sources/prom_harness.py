@@ -126,6 +126,7 @@ class SimCluster:
     services: list[SimService] = field(default_factory=list)
     linger: float = 60.0  # finished pod objects stay this long (KSM keeps exporting them)
     export_allocation: bool = False  # OpenCost's container_*_allocation series too
+    cadvisor: bool = True  # False: a Prometheus that does not scrape cAdvisor
 
     def scrapes(self, a: float, b: float) -> np.ndarray:
         """Scrape times in [a, b)."""
@@ -372,10 +373,10 @@ class SimCluster:
                     "container": c.name,
                     "node": p.node,
                 }
-                add(
-                    "container_cpu_usage_seconds_total", cad, t_run, (t_run - p.start) * c.cpu_usage
-                )
-                add("container_memory_working_set_bytes", cad, t_run, c.ram_usage * GIB)
+                if self.cadvisor:
+                    cpu_seconds = (t_run - p.start) * c.cpu_usage
+                    add("container_cpu_usage_seconds_total", cad, t_run, cpu_seconds)
+                    add("container_memory_working_set_bytes", cad, t_run, c.ram_usage * GIB)
                 if c.cpu_allocation is not None:
                     add("container_cpu_allocation", cad, t_run, c.cpu_allocation)
                 elif self.export_allocation:

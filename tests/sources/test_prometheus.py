@@ -300,3 +300,52 @@ async def test_opencosts_allocation_series_is_the_cpu_basis_when_present(
     # averages 0.6: 0.6 core × 6 h × $0.04.
     assert spiky["cpuCoreHours"] == pytest.approx(0.6 * 6, rel=0.01)
     assert spiky["cpuCost"] == pytest.approx(0.6 * 6 * 0.04, rel=0.01)
+
+
+async def test_a_window_before_the_data_is_no_data_not_zero(source: PrometheusSource) -> None:
+    before = Window(datetime(2026, 10, 30, tzinfo=UTC), datetime(2026, 10, 31, tzinfo=UTC))
+    with pytest.raises(SourceUnavailable) as caught:
+        await query_allocations(source, AllocationQuery(window=before), now=WINDOW.end_ts)
+    await source.close()
+    assert caught.value.reason.startswith(
+        "prometheus has no kube-state-metrics or cAdvisor data for 2026-10-30T00:00:00Z → "
+        "2026-10-31T00:00:00Z (no kube_node_info, kube_pod_info or "
+        "kube_pod_container_status_running series)"
+    )
+
+
+async def test_a_window_reaching_before_the_data_declares_its_coverage(
+    source: PrometheusSource,
+) -> None:
+    wider = Window(datetime(2026, 10, 31, 18, tzinfo=UTC), WINDOW.end)
+    got = await query_allocations(source, AllocationQuery(window=wider), now=WINDOW.end_ts)
+    await source.close()
+    assert got.meta["coverage"] == {
+        "start": "2026-11-01T00:00:00Z",
+        "end": "2026-11-01T06:00:00Z",
+        "complete": False,
+    }
+    assert (
+        "the source's data starts at 2026-11-01T00:00:00Z, after the window's start "
+        "2026-10-31T18:00:00Z: costs before it are not included"
+    ) in got.meta["warnings"]
+
+
+async def test_missing_cadvisor_series_are_named() -> None:
+    sim = SimCluster(start=T, end=T + 2 * H, scrape=60.0, cadvisor=False)
+    sim.nodes = [SimNode("c1", "n1", T, T + 2 * H, 4, 16, "m5.xlarge", 0.04, 0.005)]
+    sim.pods = [SimPod("c1", "a", "p", "n1", T, T + 2 * H, [SimContainer("c", 1, 0.5, 1, 0.5)])]
+    for server in running_prometheus(sim):
+        source = PrometheusSource(PrometheusConfig(server.url, scrape_interval_seconds=60))
+        window = Window(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 1, 2, tzinfo=UTC))
+        got = await query_allocations(source, AllocationQuery(window=window), now=T + 3 * H)
+        await source.close()
+        warnings = got.meta["warnings"]
+        assert (
+            "no container_cpu_usage_seconds_total series (cAdvisor) in the window: CPU usage "
+            "is 0 and CPU costs follow requests only"
+        ) in warnings
+        assert any(w.startswith("no container_memory_working_set_bytes series") for w in warnings)
+        assert got.meta["coverage"]["complete"] is True
+        # Requests still cost: 1 core · 2 h · $0.031611 (the default CPU price).
+        assert float(got.sets[0].columns["cpuCost"][0]) == pytest.approx(2 * 0.031611, rel=0.01)

@@ -151,3 +151,26 @@ def test_daily_sets_add_up_to_the_accumulated_set(data: ClusterData) -> None:
             s.columns["totalCost"][s.index_of(name)] for s in daily.sets if name in s.names
         )
         assert total.columns["totalCost"][i] == pytest.approx(per_day, rel=1e-9)
+
+
+async def test_a_window_longer_than_the_history_declares_what_it_covers() -> None:
+    from costreport.sources.service import query_allocations
+
+    source = SampleSource(now=NOW)
+    sixty = Window(NOW - timedelta(days=60), NOW)
+    result = await query_allocations(
+        source, AllocationQuery(window=sixty, aggregate=("namespace",)), now=NOW.timestamp()
+    )
+    assert result.meta["coverage"] == {
+        "start": "2026-10-23T12:00:00Z",  # 30 days of history before NOW
+        "end": "2026-11-22T12:00:00Z",
+        "complete": False,
+    }
+    assert result.meta["warnings"] == [
+        "the source's data starts at 2026-10-23T12:00:00Z, after the window's start "
+        "2026-09-23T12:00:00Z: costs before it are not included"
+    ]
+    week = await query_allocations(
+        source, AllocationQuery(window=WEEK, aggregate=("namespace",)), now=NOW.timestamp()
+    )
+    assert week.meta["coverage"]["complete"] is True and week.meta["warnings"] == []

@@ -16,6 +16,7 @@ import numpy as np
 
 from costreport.engine.aggregate import IDLE, MemberView, row_name
 from costreport.engine.builder import AllocationBuilder
+from costreport.engine.coverage import coverage_of
 from costreport.engine.filters import parse_filter
 from costreport.engine.idle import filter_idle, idle_ids_of, share_idle
 from costreport.engine.members import RESOURCES, Interner
@@ -136,14 +137,33 @@ def compute_allocations(
                 bool(single_set[g]),
             )
         )
+    coverage, missing = coverage_of(data, query.window, now)
     meta: JSONDict = {
+        "coverage": coverage,
         "idle": query.idle_handling(),
         "sharing": query.sharing_policy(),
         "currency": data.currency,
         "queries": data.query_count,
-        "warnings": list(data.warnings),
+        "warnings": [*data.warnings, *missing, *policy_warnings(query, members)],
     }
     return AllocationSetRange(result_sets, meta)
+
+
+def policy_warnings(query: AllocationQuery, members: Sequence[MemberView]) -> list[str]:
+    """Options that did nothing for this query, said instead of silently ignored."""
+    warnings: list[str] = []
+    if query.idle_by_node and not query.include_idle:
+        warnings.append("idleByNode=true did nothing: idle is not included (includeIdle=false)")
+    if query.share_split == "even" and not query.sharing_policy()["applied"]:
+        warnings.append("shareSplit=even did nothing: nothing is shared")
+    namespaces = {m.namespace for m in members}
+    for namespace in query.share_namespaces:
+        if namespace not in namespaces:
+            warnings.append(f"shareNamespaces {namespace} matched no pod in the window")
+    for key, value in query.share_labels:
+        if not any(m.labels.get(key) == value for m in members):
+            warnings.append(f"shareLabels {key}:{value} matched no pod in the window")
+    return warnings
 
 
 def _member_filter(members: Sequence[MemberView], text: str) -> np.ndarray | None:

@@ -253,6 +253,8 @@ class ClusterData:
     currency: str = "USD"
     warnings: list[str] = field(default_factory=list)
     query_count: int = 0
+    coverage: tuple[float, float] | None = None
+    """[start, end) unix seconds of the window the source holds data for; None: all of it."""
 
     def __repr__(self) -> str:
         return (

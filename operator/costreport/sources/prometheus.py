@@ -543,6 +543,8 @@ class PrometheusSource:
                 ):
                     rows[column].append(v)
         usage_table = _segments(rows)
+        coverage = _coverage(nodes, usage_table, window)
+        warnings.extend(_missing_series(r, bool(nodes), bool(container_list), window))
         volumes, mounts = self._volumes(r, a, z, pod_keys)
         load_balancers, pod_list = self._services(r, a, z, pod_list)
         clusters = {n.cluster for n in nodes} | {p.cluster for p in pod_list}
@@ -566,6 +568,7 @@ class PrometheusSource:
             fallback_prices=(self.pricing.cpu, self.pricing.ram, self.pricing.gpu),
             currency=self.pricing.currency_code,
             warnings=warnings,
+            coverage=coverage,
         )
 
     @staticmethod
@@ -797,6 +800,55 @@ class PrometheusSource:
     async def close(self) -> None:
         """Close the HTTP session."""
         await self.client.close()
+
+
+def _coverage(
+    nodes: Sequence[Node], usage: UsageSegments, window: Window
+) -> tuple[float, float] | None:
+    """The span of the window with node or container data (None: nothing at all)."""
+    starts = [n.start for n in nodes] + ([float(usage.start.min())] if len(usage) else [])
+    ends = [n.end for n in nodes] + ([float(usage.end.max())] if len(usage) else [])
+    if not starts:
+        return None
+    return max(window.start_ts, min(starts)), min(window.end_ts, max(ends))
+
+
+def _missing_series(
+    r: Mapping[str, Any], has_nodes: bool, has_containers: bool, window: Window
+) -> list[str]:
+    """Warnings naming the series a complete answer needs and the window lacks.
+
+    With neither nodes nor containers there is no answer at all: `SourceUnavailable`.
+    """
+    span = f"{window.to_json()['start']} → {window.to_json()['end']}"
+    if not has_nodes and not has_containers:
+        raise SourceUnavailable(
+            f"prometheus has no kube-state-metrics or cAdvisor data for {span} (no "
+            "kube_node_info, kube_pod_info or kube_pod_container_status_running series): is "
+            "kube-state-metrics scraped, and is the window within Prometheus' retention?"
+        )
+    warnings = []
+    if not has_nodes:
+        warnings.append(
+            "no kube_node_info series (kube-state-metrics) in the window: node costs and idle "
+            "are missing"
+        )
+    if has_containers and not r["requests"]:
+        warnings.append(
+            "no kube_pod_container_resource_requests series (kube-state-metrics) in the "
+            "window: requests are 0 and costs follow usage only"
+        )
+    if has_containers and not r["cpu"]:
+        warnings.append(
+            "no container_cpu_usage_seconds_total series (cAdvisor) in the window: CPU usage "
+            "is 0 and CPU costs follow requests only"
+        )
+    if has_containers and not r["ram"]:
+        warnings.append(
+            "no container_memory_working_set_bytes series (cAdvisor) in the window: memory "
+            "usage is 0 and RAM costs follow requests only"
+        )
+    return warnings
 
 
 def _segments(rows: Mapping[str, list[float]]) -> UsageSegments:

@@ -668,6 +668,7 @@ def restrict(data: ClusterData, window: Window) -> ClusterData:
         currency=data.currency,
         warnings=list(data.warnings),
         query_count=0,
+        coverage=(data.window.start_ts, data.window.end_ts),
     )
 
 

@@ -1,0 +1,134 @@
+"""The `costreport` command: query allocations and assets, serve the API, run the operator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import orjson
+
+from costreport.cli.options import build_parser, build_source, close_source, query_params
+from costreport.cli.render import render_assets_table, render_csv, render_table
+from costreport.cli.servers import check_port, run_operator, serve
+from costreport.engine.assets import parse_asset_aggregate
+from costreport.engine.filters import parse_filter
+from costreport.engine.params import QueryLimits, check_limits, parse_allocation_query
+from costreport.model.errors import InvalidParameter, SourceUnavailable
+from costreport.model.query import AssetQuery
+from costreport.model.window import parse_accumulate, parse_duration, parse_window
+from costreport.sources.service import query_allocations, query_assets
+
+
+def _now() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+async def run_query(args: argparse.Namespace) -> str:
+    """The `query` command's output."""
+    params = query_params(args)
+    query = parse_allocation_query(params, now=_now(), utc_offset=args.utc_offset)
+    check_limits(query, params, QueryLimits())
+    source = build_source(args)
+    try:
+        result = await query_allocations(source, query)
+    finally:
+        await close_source(source)
+    if args.format == "json":
+        body = {"code": 200, "status": "success", "data": result.to_json(), "meta": result.meta}
+        return orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
+    if args.format == "csv":
+        return render_csv(result)
+    return render_table(result)
+
+
+async def run_assets(args: argparse.Namespace) -> str:
+    """The `assets` command's output."""
+    parse_filter(args.filter or "", kind="asset")
+    query = AssetQuery(
+        window=parse_window(args.window, now=_now(), utc_offset=args.utc_offset),
+        step=parse_duration(args.step, parameter="step") if args.step else None,
+        accumulate=parse_accumulate(args.accumulate or "true"),
+        aggregate=parse_asset_aggregate(args.aggregate),
+        filter=args.filter or "",
+    )
+    check_limits(query, {"window": args.window, "step": args.step or ""}, QueryLimits())
+    source = build_source(args)
+    try:
+        sets = await query_assets(source, query)
+    finally:
+        await close_source(source)
+    if args.format == "json":
+        data: object = sets[0].to_json() if len(sets) == 1 else [s.to_json() for s in sets]
+        body = {"code": 200, "status": "success", "data": data}
+        return orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
+    return render_assets_table(sets)
+
+
+async def run_demo(args: argparse.Namespace) -> str:
+    """The main job on the embedded sample cluster: last week's costs by namespace."""
+    args.window, args.aggregate, args.format = "7d", "namespace", "table"
+    for name in ("step", "accumulate", "resolution", "share_namespaces", "share_labels"):
+        setattr(args, name, None)
+    args.share_cost = args.share_split = args.filter = None
+    args.include_idle, args.share_idle, args.idle_by_node = True, False, False
+    args.shared_breakdown = False
+    return await run_query(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: exit 2 with one clear line for bad input, 3 when the source fails.
+
+    No traceback reaches the terminal: an unexpected error is one line (exit 1), and the
+    traceback is printed only with COSTREPORT_DEBUG=1.
+    """
+    args = build_parser().parse_args(argv)
+    runners = {"query": run_query, "assets": run_assets, "demo": run_demo}
+    try:
+        if args.command == "serve":
+            serve(args)
+            return 0
+        if args.command == "operator":
+            run_operator(args)
+            return 0
+        if args.command == "demo" and not args.no_serve:
+            check_port(getattr(args, "host", "127.0.0.1"), args.port)
+        print(asyncio.run(runners[args.command](args)), flush=True)
+        if args.command == "demo" and not args.no_serve:
+            serve(args)
+    except InvalidParameter as error:
+        print(f"costreport: {error.message}", file=sys.stderr)
+        return 2
+    except SourceUnavailable as error:
+        print(f"costreport: source unavailable: {error.reason}", file=sys.stderr)
+        return 3
+    except BrokenPipeError:
+        # The reader (`| head`) went away: stop quietly, as other command-line tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except OSError as error:
+        print(
+            f"costreport: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
+        return 2
+    except Exception as error:
+        if os.environ.get("COSTREPORT_DEBUG") == "1":
+            raise
+        print(
+            f"costreport: internal error: {type(error).__name__}: {error} "
+            "(COSTREPORT_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""Command-line options: the parser, and the source and label policy they describe."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from costreport.engine.privacy import LabelPolicy, hashed_keys, parse_allow_list
+from costreport.model.cluster import ClusterSource
+from costreport.model.errors import InvalidParameter
+from costreport.model.pricing import load_pricing
+from costreport.sources.prometheus import PrometheusConfig, PrometheusSource
+from costreport.sources.sample import SampleSource
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options that choose and configure the cluster-data source (shared by every command)."""
+    parser.add_argument(
+        "--utc-offset",
+        type=parse_utc_offset,
+        default=timedelta(0),
+        help="fixed zone of calendar windows, e.g. --utc-offset=-07:00 (default UTC)",
+    )
+    group = parser.add_argument_group("source")
+    group.add_argument(
+        "--source", choices=["sample", "prometheus"], default=os.environ.get("SOURCE", "sample")
+    )
+    group.add_argument("--cluster", default="sample-cluster", help="cluster id of the sample")
+    group.add_argument("--scale", type=float, default=1.0, help="sample pod-count multiplier")
+    group.add_argument("--seed", type=int, default=42, help="sample random seed")
+    group.add_argument("--pricing", help="pricing config in OpenCost's default.json format")
+    group.add_argument(
+        "--prometheus-url",
+        default=os.environ.get("PROMETHEUS_URL"),
+        help="Prometheus HTTP API base URL (env PROMETHEUS_URL)",
+    )
+    group.add_argument("--cluster-id", default=os.environ.get("CLUSTER_ID"), help="cluster id")
+    group.add_argument("--cluster-label", default="cluster_id", help="cluster label in series")
+    group.add_argument("--prometheus-token-file", help="file holding a bearer token for Prometheus")
+    group.add_argument(
+        "--prometheus-header",
+        action="append",
+        default=[],
+        help="extra header for Prometheus, e.g. X-Scope-OrgID=tenant (repeatable)",
+    )
+    group.add_argument("--prometheus-ca", help="CA bundle for Prometheus' TLS certificate")
+    group.add_argument(
+        "--prometheus-basic-auth-file", help="file holding user:password for Prometheus"
+    )
+    group.add_argument("--prometheus-timeout", type=float, default=60.0, help="seconds per query")
+    group.add_argument("--scrape-interval", type=float, default=60.0, help="seconds")
+
+
+def parse_utc_offset(text: str) -> timedelta:
+    """`+05:30` / `-07:00` / `Z` → a timedelta (argparse type)."""
+    value = text.strip()
+    if value in ("Z", "UTC", ""):
+        return timedelta(0)
+    sign = -1 if value.startswith("-") else 1
+    hours, _, minutes = value.lstrip("+-").partition(":")
+    try:
+        offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an offset like +05:30") from None
+    if offset > timedelta(hours=14):
+        raise argparse.ArgumentTypeError(f"{text!r} is beyond ±14:00")
+    return sign * offset
+
+
+def add_api_arguments(parser: argparse.ArgumentParser) -> None:
+    """Security and limits of the API server."""
+    group = parser.add_argument_group("security")
+    group.add_argument("--auth", choices=["none", "kubernetes"], default="none")
+    group.add_argument(
+        "--insecure-allow-unauthenticated",
+        action="store_true",
+        help="allow --auth none on a non-loopback address (everyone sees every cost)",
+    )
+    group.add_argument("--token-audience", action="append", default=[], help="TokenReview audience")
+    group.add_argument("--metrics-public", action="store_true", help="serve /metrics to anyone")
+    group.add_argument("--tls-cert", help="serve HTTPS with this certificate (reloaded on change)")
+    group.add_argument("--tls-key", help="private key of --tls-cert")
+    group.add_argument("--max-window-days", type=float, default=400.0)
+    group.add_argument("--max-sets", type=int, default=2000, help="step sets per request")
+    group.add_argument("--rate-limit", type=float, default=20.0, help="requests/s per client")
+    group.add_argument("--client-concurrency", type=int, default=8, help="per client")
+    group.add_argument("--request-timeout", type=float, default=60.0, help="seconds")
+    add_privacy_arguments(parser)
+
+
+def add_privacy_arguments(parser: argparse.ArgumentParser) -> None:
+    """Label and annotation privacy (API, status and ConfigMaps)."""
+    group = parser.add_argument_group("privacy")
+    group.add_argument(
+        "--label-allow-list",
+        help="label/annotation keys that may appear (default: app, team, env, component, "
+        "app.kubernetes.io/*)",
+    )
+    group.add_argument("--hash-label", action="append", default=[], help="hash this key's values")
+    group.add_argument("--hash-key-file", help="secret for --hash-label (HMAC-SHA256)")
+
+
+def label_policy(args: argparse.Namespace) -> LabelPolicy:
+    """The privacy policy the options describe."""
+    secret = b""
+    if args.hash_label:
+        if not args.hash_key_file:
+            raise InvalidParameter("hash-key-file", "", "a file holding the hashing secret")
+        with open(args.hash_key_file, "rb") as handle:
+            secret = handle.read().strip()
+    return LabelPolicy(
+        allowed=parse_allow_list(args.label_allow_list),
+        hashed=hashed_keys(args.hash_label),
+        secret=secret,
+    )
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+MAX_SCALE = 400.0
+"""Largest sample-cluster scale accepted (about 50,000 pods)."""
+
+
+def build_source(args: argparse.Namespace) -> ClusterSource:
+    """The source the command-line options describe."""
+    pricing = load_pricing(args.pricing)
+    if args.source == "prometheus":
+        if not args.prometheus_url:
+            raise InvalidParameter(
+                "prometheus-url", "", "the Prometheus base URL (or env PROMETHEUS_URL)"
+            )
+        parsed = urlsplit(args.prometheus_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise InvalidParameter(
+                "prometheus-url",
+                args.prometheus_url,
+                "an http:// or https:// URL with a host, e.g. http://prometheus:9090",
+            )
+        token = None
+        if args.prometheus_token_file:
+            with open(args.prometheus_token_file) as handle:
+                token = handle.read().strip()
+        basic = None
+        if args.prometheus_basic_auth_file:
+            with open(args.prometheus_basic_auth_file) as handle:
+                user, sep, password = handle.read().strip().partition(":")
+            if not sep:
+                raise InvalidParameter(
+                    "prometheus-basic-auth-file", args.prometheus_basic_auth_file, "user:password"
+                )
+            basic = (user, password)
+        headers = {}
+        for item in args.prometheus_header:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise InvalidParameter("prometheus-header", item, "Name=value")
+            headers[key.strip()] = value.strip()
+        config = PrometheusConfig(
+            url=args.prometheus_url,
+            cluster_label=args.cluster_label,
+            default_cluster=args.cluster_id or "default-cluster",
+            bearer_token=token,
+            basic_auth=basic,
+            headers=headers,
+            ca_file=args.prometheus_ca,
+            timeout_seconds=args.prometheus_timeout,
+            scrape_interval_seconds=args.scrape_interval,
+        )
+        return PrometheusSource(config, pricing)
+    cluster = args.cluster_id or args.cluster
+    if not (math.isfinite(args.scale) and 0 < args.scale <= MAX_SCALE):
+        raise InvalidParameter(
+            "scale", args.scale, f"a number > 0 and ≤ {MAX_SCALE:g} (1 ≈ 136 pods, 80 ≈ 10,000)"
+        )
+    if args.seed < 0:
+        raise InvalidParameter("seed", args.seed, "an integer ≥ 0")
+    return SampleSource(cluster=cluster, scale=args.scale, seed=args.seed, pricing=pricing)
+
+
+async def close_source(source: ClusterSource) -> None:
+    """Close a source's connections when it has any (Prometheus)."""
+    close = getattr(source, "close", None)
+    if close is not None:
+        await close()
+
+
+def query_params(args: argparse.Namespace) -> dict[str, str]:
+    params = {
+        "window": args.window,
+        "aggregate": args.aggregate,
+        "step": args.step or "",
+        "resolution": args.resolution or "",
+        "accumulate": args.accumulate or "",
+        "includeIdle": str(args.include_idle).lower(),
+        "shareIdle": str(args.share_idle).lower(),
+        "idleByNode": str(args.idle_by_node).lower(),
+        "shareNamespaces": args.share_namespaces or "",
+        "shareLabels": args.share_labels or "",
+        "shareCost": args.share_cost or "",
+        "shareSplit": args.share_split or "",
+        "includeSharedCostBreakdown": str(args.shared_breakdown).lower(),
+        "filter": args.filter or "",
+    }
+    return {k: v for k, v in params.items() if v != ""}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="costreport", description="Kubernetes cost allocation with an OpenCost-compatible API."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    query = commands.add_parser("query", help="compute cost allocations")
+    query.add_argument("--window", required=True, help="e.g. 7d, yesterday, lastweek")
+    query.add_argument("--aggregate", default="namespace", help="e.g. namespace,label:team")
+    query.add_argument("--step", help="set length, e.g. 1d")
+    query.add_argument("--accumulate", help="true|false|hour|day|week|month|all")
+    query.add_argument("--resolution", help="source query resolution, e.g. 1m")
+    query.add_argument("--include-idle", action="store_true")
+    query.add_argument("--share-idle", action="store_true")
+    query.add_argument("--idle-by-node", action="store_true")
+    query.add_argument("--share-namespaces", help="e.g. kube-system,monitoring")
+    query.add_argument("--share-labels", help="e.g. team:platform")
+    query.add_argument("--share-cost", help="fixed monthly shared cost")
+    query.add_argument("--share-split", help="weighted|even")
+    query.add_argument("--shared-breakdown", action="store_true")
+    query.add_argument("--filter", help='v2 filter, e.g. namespace:"kube-system"')
+    query.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    add_source_arguments(query)
+
+    assets = commands.add_parser("assets", help="compute asset costs")
+    assets.add_argument("--window", required=True)
+    assets.add_argument("--aggregate", help="e.g. type, cluster")
+    assets.add_argument("--step")
+    assets.add_argument("--accumulate")
+    assets.add_argument("--filter")
+    assets.add_argument("--format", choices=["table", "json"], default="table")
+    add_source_arguments(assets)
+
+    demo = commands.add_parser(
+        "demo", help="print last week's costs of the sample cluster, then serve the API"
+    )
+    demo.add_argument("--port", type=int, default=9003)
+    demo.add_argument("--no-serve", action="store_true", help="print the report and exit")
+    add_source_arguments(demo)
+
+    serve = commands.add_parser("serve", help="serve the OpenCost-compatible API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=9003)
+    serve.add_argument("--no-cors", action="store_true", help="do not allow every origin")
+    serve.add_argument("--cache-mb", type=int, default=256, help="response cache bound")
+    serve.add_argument("--log-format", choices=["auto", "json", "text"], default="auto")
+    add_api_arguments(serve)
+    add_source_arguments(serve)
+
+    op = commands.add_parser("operator", help="run the CostReport operator (kopf)")
+    op.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        help="watch only this namespace (repeatable); default: the whole cluster",
+    )
+    op.add_argument("--liveness-port", type=int, default=8080)
+    op.add_argument("--tick-seconds", type=float, default=30.0, help="scheduler tick")
+    op.add_argument(
+        "--peering",
+        metavar="NAME",
+        help="kopf peering object (ClusterKopfPeering) for more than one replica; "
+        "default: standalone",
+    )
+    op.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="peering priority (default: random, so replicas never tie)",
+    )
+    op.add_argument("--log-format", choices=["auto", "json", "text"], default="auto")
+    add_privacy_arguments(op)
+    add_source_arguments(op)
+    return parser
