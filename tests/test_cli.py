@@ -217,3 +217,18 @@ def test_the_cli_applies_the_apis_limits(capsys: pytest.CaptureFixture[str]) -> 
     )
     assert main(["assets", "--window", "401d"]) == 2
     assert "a window of at most 400 days" in capsys.readouterr().err
+
+
+def test_the_table_declares_idle_sharing_and_totals_every_set(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["query", "--window", "2d", "--step", "1d", "--include-idle"]
+    assert main([*argv, "--share-namespaces", "kube-system"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    totals = [line for line in out if line.startswith("TOTAL")]
+    assert len(totals) == 2 and all(line.rstrip().endswith("%") for line in totals)
+    grand = next(line for line in out if line.startswith("ALL 2 SETS"))
+    per_set = [float(line.split()[-2]) for line in totals]
+    assert float(grand.split()[-1]) == pytest.approx(sum(per_set), abs=0.011)
+    assert out[-1] == "idle: separate · shared costs: namespaces=kube-system; split=weighted"
+    assert "{" not in "\n".join(out)  # no raw Python dicts

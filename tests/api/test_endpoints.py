@@ -172,3 +172,34 @@ async def test_an_open_window_charges_no_future_hours(aiohttp_client: Any) -> No
     assert data["ClusterManagement"]["totalCost"] == 0.85  # 8.5 h · $0.10
     assert data["Node"]["minutes"] == 510.0 and data["Node"]["end"] == "2026-11-01T08:30:00Z"
     assert data["Node"]["totalCost"] == 3.06  # n1 only: (4 · 0.05 + 16 · 0.01) · 8.5 h
+
+
+async def test_csv_exports_are_sorted_by_cost_and_declare_idle_and_sharing(
+    tiny_client: TestClient,
+) -> None:
+    response = await tiny_client.get(
+        f"/allocation?window={TINY_DAY}&aggregate=namespace&format=csv"
+    )
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    lines = (await response.text()).split("\n")
+    assert lines[0].startswith("windowStart,windowEnd,name,minutes,")
+    assert lines[0].endswith(",totalCost,totalEfficiency,idleHandling,sharingPolicy")
+    assert [line.split(",")[2] for line in lines[1:]] == ["b", "a", "__unmounted__", "c"]
+    assert all(line.endswith(",excluded,none") for line in lines[1:])
+    assets = await tiny_client.get(f"/assets?window={TINY_DAY}&aggregate=type&format=csv")
+    rows = (await assets.text()).split("\n")
+    assert rows[0] == (
+        "windowStart,windowEnd,key,type,cluster,name,providerID,hours,cpuCost,ramCost,gpuCost,"
+        "cpuCores,ramBytes,gpuCount,totalCost"
+    )
+    assert [(r.split(",")[2], r.split(",")[-1]) for r in rows[1:]] == [
+        ("Node", "34.8"),
+        ("ClusterManagement", "2.4"),
+        ("LoadBalancer", "0.72"),
+        ("Disk", "0.48"),
+    ]
+    bad = await tiny_client.get(f"/allocation?window={TINY_DAY}&format=xml")
+    assert bad.status == 400
+    assert (await bad.json())["message"] == (
+        "invalid 'format' parameter: 'xml'; accepted: json (default) or csv"
+    )

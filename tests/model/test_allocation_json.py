@@ -89,11 +89,16 @@ def test_shared_breakdown_comes_last() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (0.123455, 0.12346),  # half away from zero, like Go's math.Round
-        (-0.123455, -0.12346),
-        (2.5e-6, 0.0),
-        (1234567.891234, 1234567.89123),
-        (-0.000001, 0.0),
+        # 12 significant digits, never 5 decimals: no cost is rounded away or doubled.
+        (0.0000108, 0.0000108),  # OpenCost prints 0.00001
+        (2.5e-6, 2.5e-6),  # OpenCost prints 0
+        (-0.000001, -0.000001),
+        (1.23456789012345e-7, 1.23456789012e-7),
+        (1234567.891234567, 1234567.89123),
+        (2.4000000000000004, 2.4),  # float noise is not shown
+        (0.48000000000000004, 0.48),
+        (4e-16, 0.0),  # below the noise floor
+        (0.0, 0.0),
         (math.nan, None),
         (math.inf, None),
         (-math.inf, None),
@@ -104,7 +109,7 @@ def test_round_for_response(value: float, expected: float | None) -> None:
 
 
 def test_negative_zero_is_rendered_as_zero() -> None:
-    assert orjson.dumps(round_for_response(np.array([-1e-9]))) == b"[0.0]"
+    assert orjson.dumps(round_for_response(np.array([-1e-15, -0.0]))) == b"[0.0,0.0]"
 
 
 def test_times_render_in_utc_with_seconds() -> None:

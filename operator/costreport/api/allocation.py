@@ -9,16 +9,19 @@ from typing import Any
 from aiohttp import web
 
 from costreport.api.common import (
+    body_response,
     cached_body,
     declaration_headers,
     json_response,
     observe_request,
     request_now,
     request_params,
+    response_format,
     success_body,
 )
 from costreport.api.scope import scope
 from costreport.api.settings import METRICS_KEY, SETTINGS_KEY, SOURCE_KEY
+from costreport.engine.export import allocation_csv
 from costreport.engine.params import parse_allocation_query
 from costreport.model.allocation import AllocationSetRange, format_time
 from costreport.model.query import AllocationQuery
@@ -32,8 +35,10 @@ from costreport.sources.service import (
 async def handle_allocation(request: web.Request) -> web.Response:
     """`/allocation` and `/allocation/compute`."""
     started = time.perf_counter()
+    params = request_params(request)
+    fmt = response_format(params)
     asked = parse_allocation_query(
-        request_params(request),
+        params,
         now=request_now(request),
         utc_offset=request.app[SETTINGS_KEY].utc_offset,
     )
@@ -48,13 +53,15 @@ async def handle_allocation(request: web.Request) -> web.Response:
         result = await compute(source_data, query, now=request_now(request).timestamp())
         request.app[METRICS_KEY].stats.observe_result(result)
         row_count = sum(len(s) for s in result.sets)
+        if fmt == "csv":
+            return (await asyncio.to_thread(allocation_csv, result)).encode(), row_count
         meta = {**result.meta, "window": query.window.to_json()}
         return await asyncio.to_thread(success_body, result.to_json(), meta=meta), row_count
 
-    key = "allocation:" + query.model_dump_json()
+    key = f"allocation:{fmt}:" + query.model_dump_json()
     body = await cached_body(request, key, covered_window(query.window, query.step), run)
     observe_request(request, "allocation", started, row_count)
-    return json_response(body, headers=declaration_headers(query))
+    return body_response(body, fmt, headers=declaration_headers(query))
 
 
 SUMMARY_FIELDS = (

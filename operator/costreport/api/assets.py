@@ -11,17 +11,19 @@ from costreport.api.auth import (
     Forbidden,
 )
 from costreport.api.common import (
+    body_response,
     cached_body,
-    json_response,
     observe_request,
     request_caller,
     request_now,
     request_params,
+    response_format,
     success_body,
     window_param,
 )
 from costreport.api.settings import SETTINGS_KEY, SOURCE_KEY
 from costreport.engine.assets import parse_asset_aggregate
+from costreport.engine.export import asset_csv
 from costreport.engine.filters import parse_filter
 from costreport.engine.params import check_limits
 from costreport.model.asset import AssetSet
@@ -42,6 +44,7 @@ async def handle_assets(request: web.Request) -> web.Response:
     if not request_caller(request).cluster_wide:
         raise Forbidden("assets need cluster-wide access to allocations")
     params = request_params(request)
+    fmt = response_format(params)
     window = window_param(params, request)
     filter_text = params.get("filter") or ""
     parse_filter(filter_text, kind="asset")
@@ -62,10 +65,12 @@ async def handle_assets(request: web.Request) -> web.Response:
             request.app[SOURCE_KEY], query, now=request_now(request).timestamp()
         )
         row_count = sum(len(s.assets) for s in sets)
+        if fmt == "csv":
+            return asset_csv(sets).encode(), row_count
         data: Any = sets[0].to_json() if len(sets) == 1 else [s.to_json() for s in sets]
         return success_body(data), row_count
 
-    key = "assets:" + query.model_dump_json()
+    key = f"assets:{fmt}:" + query.model_dump_json()
     body = await cached_body(request, key, covered_window(window, step), compute)
     observe_request(request, "assets", started, row_count)
-    return json_response(body)
+    return body_response(body, fmt)

@@ -52,6 +52,24 @@ def success_body(data: Any, **extra: Any) -> bytes:
     return orjson.dumps({"code": 200, "status": "success", "data": data, **extra})
 
 
+CSV = "text/csv"
+
+
+def response_format(params: Mapping[str, str]) -> str:
+    """`format`: `json` (default) or `csv` (Kubecost's CSV export)."""
+    value = (params.get("format") or "json").strip().lower()
+    if value not in ("json", "csv"):
+        raise InvalidParameter("format", params.get("format"), "json (default) or csv")
+    return value
+
+
+def body_response(body: bytes, fmt: str, headers: Mapping[str, str] | None = None) -> web.Response:
+    """A JSON or CSV body with its content type (CSV as an attachment-free inline table)."""
+    if fmt == "csv":
+        return web.Response(body=body, content_type=CSV, charset="utf-8", headers=headers)
+    return json_response(body, headers=headers)
+
+
 def request_now(request: web.Request) -> datetime:
     """The server's clock (`ApiSettings.clock`), which relative windows resolve against."""
     return request.app[SETTINGS_KEY].clock()

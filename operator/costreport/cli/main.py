@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import orjson
 
 from costreport.cli.options import build_parser, build_source, close_source, query_params
-from costreport.cli.render import render_assets_table, render_csv, render_table
+from costreport.cli.render import allocation_csv, asset_csv, render_assets_table, render_table
 from costreport.cli.servers import check_port, run_operator, serve
 from costreport.engine.assets import parse_asset_aggregate
 from costreport.engine.filters import parse_filter
@@ -41,7 +41,7 @@ async def run_query(args: argparse.Namespace) -> str:
         body = {"code": 200, "status": "success", "data": result.to_json(), "meta": result.meta}
         return orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
     if args.format == "csv":
-        return render_csv(result)
+        return allocation_csv(result)
     return render_table(result)
 
 
@@ -65,6 +65,8 @@ async def run_assets(args: argparse.Namespace) -> str:
         data: object = sets[0].to_json() if len(sets) == 1 else [s.to_json() for s in sets]
         body = {"code": 200, "status": "success", "data": data}
         return orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
+    if args.format == "csv":
+        return asset_csv(sets)
     return render_assets_table(sets)
 
 

@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     assets.add_argument("--step")
     assets.add_argument("--accumulate")
     assets.add_argument("--filter")
-    assets.add_argument("--format", choices=["table", "json"], default="table")
+    assets.add_argument("--format", choices=["table", "json", "csv"], default="table")
     add_source_arguments(assets)
 
     demo = commands.add_parser(

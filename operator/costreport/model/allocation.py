@@ -1,8 +1,8 @@
 """Allocation results and their exact OpenCost JSON (reference §2).
 
 Rows are kept in columns (one float array per JSON field) so that a set of ten thousand rows
-renders without per-field Python work: rounding is vectorised and each row becomes a dict whose
-key order is the wire order of OpenCost's `AllocationJSON`.
+renders without per-field Python work: rounding (12 significant digits) is vectorised and
+each row becomes a dict whose key order is the wire order of OpenCost's `AllocationJSON`.
 """
 
 from __future__ import annotations
@@ -71,11 +71,30 @@ NUMERIC_FIELDS: tuple[str, ...] = NUMERIC_FIELDS_BEFORE_PVS + NUMERIC_FIELDS_AFT
 JSONDict = dict[str, Any]
 
 
+SIGNIFICANT_DIGITS = 12
+"""Significant digits kept in responses: no cost is ever rounded away (OpenCost keeps 5
+decimals, so a 30-second pod's $0.0000108 prints as 0.00001 or 0), and float noise such as
+2.4000000000000004 still prints as 2.4."""
+
+
+NOISE_FLOOR = 1e-12
+"""Magnitudes below this are float noise (an idle of −4e-16), shown as 0: a one-second pod on
+a thousandth of a core still costs about 2e-9."""
+
+
 def round_for_response(values: FloatArray) -> list[float | None]:
-    """Round to 5 decimals half away from zero like Go's math.Round; NaN/±Inf become null."""
+    """Round to `SIGNIFICANT_DIGITS` significant digits; NaN/±Inf become null.
+
+    A deliberate difference from OpenCost's 5 decimals: every non-zero value keeps its
+    magnitude and at least 6 significant digits, whatever its size.
+    """
     finite = np.isfinite(values)
-    scaled = np.where(finite, values, 0.0) * 1e5
-    rounded = np.copysign(np.floor(np.abs(scaled) + 0.5), scaled) / 1e5
+    clean = np.where(finite & (np.abs(values) >= NOISE_FLOOR), values, 0.0)
+    magnitude = np.floor(np.log10(np.where(clean != 0, np.abs(clean), 1.0)))
+    exponent = (SIGNIFICANT_DIGITS - 1 - magnitude).astype(np.int64)
+    up = np.power(10.0, np.maximum(exponent, 0))
+    down = np.power(10.0, np.maximum(-exponent, 0))
+    rounded = np.round(clean * up / down) * down / up
     rounded = rounded + 0.0  # normalise -0.0
     out: list[float | None] = rounded.tolist()
     if not finite.all():

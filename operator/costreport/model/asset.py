@@ -6,7 +6,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from costreport.model.allocation import format_time
+import numpy as np
+
+from costreport.model.allocation import format_time, round_for_response
 from costreport.model.window import Window
 
 UNDEFINED = "__undefined__"
@@ -24,10 +26,11 @@ ASSET_KEY_PROPERTIES = (
 
 
 def round6(value: float) -> float | None:
-    """OpenCost prints asset floats with %f: six decimals; NaN/±Inf become null."""
+    """Asset floats in responses: 12 significant digits (like allocations); NaN/±Inf null."""
     if not math.isfinite(value):
         return None
-    return round(value, 6) + 0.0
+    [rounded] = round_for_response(np.array([value], dtype=np.float64))
+    return rounded
 
 
 @dataclass(slots=True)
