@@ -70,10 +70,17 @@ class SimPod:
     completed: bool = False  # a Job pod: KSM reports its completion time
     deleted: bool = False  # deleted while running: KSM saw the deletion timestamp
     claim: str = ""
+    uid_override: str = ""  # another life of the same name gets another uid
+    delay: float = 0.0  # containers start this long after the pod (image pull, init)
 
     @property
     def uid(self) -> str:
-        return f"uid-{self.cluster}-{self.namespace}-{self.name}"
+        return self.uid_override or f"uid-{self.cluster}-{self.namespace}-{self.name}"
+
+    @property
+    def run_start(self) -> float:
+        """When the containers start (after the pod's start by `delay`)."""
+        return self.start + self.delay
 
 
 @dataclass(slots=True)
@@ -127,6 +134,7 @@ class SimCluster:
     linger: float = 60.0  # finished pod objects stay this long (KSM keeps exporting them)
     export_allocation: bool = False  # OpenCost's container_*_allocation series too
     cadvisor: bool = True  # False: a Prometheus that does not scrape cAdvisor
+    state_started: bool = True  # False: kube-state-metrics without container start times
 
     def scrapes(self, a: float, b: float) -> np.ndarray:
         """Scrape times in [a, b)."""
@@ -182,7 +190,7 @@ class SimCluster:
                         "network_receive_rate": p.net_rx * share,
                         "egress_internet_rate": p.egress_internet * 3600 / GIB * share,
                         "container": len(containers) - 1,
-                        "start": max(p.start, self.start),
+                        "start": max(p.run_start, self.start),
                         "end": min(p.end, self.end),
                         "cpu_request": c.cpu_request,
                         "cpu_usage": c.cpu_usage,
@@ -291,7 +299,7 @@ class SimCluster:
         for p in self.pods:
             lingering = p.end + (self.linger if p.completed or p.deleted else 0.0)
             t_obj = self.scrapes(p.start, lingering)
-            t_run = self.scrapes(p.start, p.end)
+            t_run = self.scrapes(p.run_start, p.end)
             pod = {"cluster_id": p.cluster, "namespace": p.namespace, "pod": p.name, "uid": p.uid}
             add("kube_pod_info", {**pod, "node": p.node}, t_obj, 1)
             add("kube_pod_start_time", pod, t_obj, p.start)
@@ -331,7 +339,7 @@ class SimCluster:
                 )
             net = {"cluster_id": p.cluster, "namespace": p.namespace, "pod": p.name}
             if p.net_tx or p.net_rx:
-                elapsed = t_run - p.start
+                elapsed = t_run - p.run_start
                 add("container_network_transmit_bytes_total", net, t_run, elapsed * p.net_tx)
                 add("container_network_receive_bytes_total", net, t_run, elapsed * p.net_rx)
             if p.egress_internet:
@@ -347,12 +355,13 @@ class SimCluster:
                     "kubecost_pod_network_egress_bytes_total",
                     egress,
                     t_run,
-                    (t_run - p.start) * p.egress_internet,
+                    (t_run - p.run_start) * p.egress_internet,
                 )
             for c in p.containers:
                 cont = {**pod, "container": c.name}
-                add("kube_pod_container_state_started", cont, t_obj, p.start)
-                running = (t_obj < p.end).astype(np.float64)
+                if self.state_started:
+                    add("kube_pod_container_state_started", cont, t_obj, p.run_start)
+                running = ((t_obj >= p.run_start) & (t_obj < p.end)).astype(np.float64)
                 add("kube_pod_container_status_running", cont, t_obj, running)
                 for resource, value in (
                     ("cpu", c.cpu_request),
@@ -374,7 +383,7 @@ class SimCluster:
                     "node": p.node,
                 }
                 if self.cadvisor:
-                    cpu_seconds = (t_run - p.start) * c.cpu_usage
+                    cpu_seconds = (t_run - p.run_start) * c.cpu_usage
                     add("container_cpu_usage_seconds_total", cad, t_run, cpu_seconds)
                     add("container_memory_working_set_bytes", cad, t_run, c.ram_usage * GIB)
                 if c.cpu_allocation is not None:

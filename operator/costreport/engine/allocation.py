@@ -146,6 +146,8 @@ def compute_allocations(
         "queries": data.query_count,
         "warnings": [*data.warnings, *missing, *policy_warnings(query, members)],
     }
+    if data.notes:
+        meta["source"] = dict(data.notes)
     return AllocationSetRange(result_sets, meta)
 
 

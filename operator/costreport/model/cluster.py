@@ -255,6 +255,8 @@ class ClusterData:
     query_count: int = 0
     coverage: tuple[float, float] | None = None
     """[start, end) unix seconds of the window the source holds data for; None: all of it."""
+    notes: Mapping[str, object] = field(default_factory=dict)
+    """How the source derived its data (e.g. container start bases), declared in `meta`."""
 
     def __repr__(self) -> str:
         return (

@@ -196,6 +196,14 @@ class _PodFacts:
     labels: dict[str, str] = field(default_factory=dict)
 
 
+PodKey = tuple[str, str, str, str]
+"""(cluster, namespace, pod name, uid): one life of a pod."""
+ContainerKey = tuple[str, str, str, str, str]
+"""(cluster, namespace, pod name, uid, container): one container of one life."""
+NameKey = tuple[str, str, str, str]
+"""(cluster, namespace, pod name, container): what uid-less series (cAdvisor) are keyed by."""
+
+
 class PrometheusSource:
     """A `ClusterSource` over the Prometheus HTTP API."""
 
@@ -357,35 +365,51 @@ class PrometheusSource:
         a, z = sets[0].start_ts, sets[-1].end_ts
         s = sets[0].duration.total_seconds()
         warnings: list[str] = []
-        pods: dict[tuple[str, str, str], _PodFacts] = {}
+        # A pod is a life: (cluster, namespace, name, uid). A StatefulSet pod that restarts
+        # keeps its name and gets a new uid, often on another node; each life is costed on its
+        # own node for its own interval. Series without a uid (cAdvisor, network) are per name
+        # and shared among the lives of that name running in a set, by running time.
+        pods: dict[PodKey, _PodFacts] = {}
 
         def pod_of(labels: Mapping[str, str]) -> _PodFacts:
-            key = (self._cluster(labels), labels.get("namespace", ""), labels.get("pod", ""))
+            key = (
+                self._cluster(labels),
+                labels.get("namespace", ""),
+                labels.get("pod", ""),
+                labels.get("uid", ""),
+            )
             found = pods.get(key)
             if found is None:
-                found = pods[key] = _PodFacts(*key, uid=labels.get("uid", ""))
+                found = pods[key] = _PodFacts(*key)
             return found
+
+        def life_of(labels: Mapping[str, str]) -> ContainerKey:
+            return (
+                self._cluster(labels),
+                labels["namespace"],
+                labels["pod"],
+                labels.get("uid", ""),
+                labels["container"],
+            )
+
+        def name_of(labels: Mapping[str, str]) -> NameKey:
+            return (self._cluster(labels), labels["namespace"], labels["pod"], labels["container"])
 
         for labels, _ in r["pods"]:
             facts = pod_of(labels)
             facts.node = labels.get("node") or facts.node
-        container_start: dict[tuple[str, str, str, str], float] = {}
-        terminal: dict[tuple[str, str, str], float] = {}
+        container_start: dict[ContainerKey, float] = {}
+        terminal: dict[PodKey, float] = {}
         for labels, value in r["times"]:
             kind = labels.get("cr_kind")
             if kind == "started":
-                key = (
-                    self._cluster(labels),
-                    labels["namespace"],
-                    labels["pod"],
-                    labels["container"],
-                )
-                container_start[key] = value
+                container_start[life_of(labels)] = value
             elif kind == "start":
                 pod_of(labels).start = value
             elif kind in ("completion", "deletion"):
-                key3 = (self._cluster(labels), labels["namespace"], labels["pod"])
-                terminal[key3] = min(terminal.get(key3, math.inf), value)
+                facts = pod_of(labels)
+                key4 = (facts.cluster, facts.namespace, facts.name, facts.uid)
+                terminal[key4] = min(terminal.get(key4, math.inf), value)
         replicaset_owner: dict[tuple[str, str, str], tuple[str, str]] = {}
         for labels, _ in r["owners"]:
             if labels.get("cr_kind") == "replicaset":
@@ -408,69 +432,83 @@ class PrometheusSource:
         nodes = self._nodes(r, sets, warnings)
         node_index = {(n.cluster, n.name): n for n in nodes}
 
-        # Running samples per container and set: bound the end of pods with no terminal time.
-        running: dict[tuple[str, str, str, str], dict[int, float]] = defaultdict(dict)
+        # Running samples per container life and set: bound the end of pods with no terminal
+        # time, and the start of containers with no kube_pod_container_state_started.
+        running: dict[ContainerKey, dict[int, float]] = defaultdict(dict)
         for labels, values in r["running"]:
-            key = (self._cluster(labels), labels["namespace"], labels["pod"], labels["container"])
+            key = life_of(labels)
             for t, v in values:
                 running[key][round((t - a) / s) - 1] = v
-        requests: dict[tuple[str, str, str, str], dict[str, dict[int, float]]] = defaultdict(
+        requests: dict[ContainerKey, dict[str, dict[int, float]]] = defaultdict(
             lambda: defaultdict(dict)
         )
         for labels, values in r["requests"]:
-            key = (self._cluster(labels), labels["namespace"], labels["pod"], labels["container"])
+            key = life_of(labels)
             for t, v in values:
                 requests[key][labels.get("resource", "")][round((t - a) / s) - 1] = v
-        usage: dict[str, dict[tuple[str, str, str, str], dict[int, float]]] = {}
+        usage: dict[str, dict[NameKey, dict[int, float]]] = {}
         for name in ("cpu", "ram", "ram_max", "alloc_cpu", "alloc_ram"):
             usage[name] = defaultdict(dict)
         for name in ("cpu", "ram", "ram_max", "alloc"):
             for labels, values in r[name]:
-                key = (
-                    self._cluster(labels),
-                    labels["namespace"],
-                    labels["pod"],
-                    labels["container"],
-                )
                 target = name if name != "alloc" else f"alloc_{labels.get('cr_kind')}"
                 for t, v in values:
-                    usage[target][key][round((t - a) / s) - 1] = v
+                    usage[target][name_of(labels)][round((t - a) / s) - 1] = v
 
         network = self._network(r, a, s)
-        containers_seen = set(running) | set(requests) | set(container_start)
-        per_pod: dict[tuple[str, str, str], int] = defaultdict(int)
-        for key in containers_seen:
-            per_pod[key[:3]] += 1
-        pod_list: list[Pod] = []
-        pod_keys: dict[tuple[str, str, str], int] = {}
-        container_list: list[Container] = []
-        rows: dict[str, list[float]] = defaultdict(list)
         interval = self.config.scrape_interval_seconds
-        for key in sorted(containers_seen):
-            cluster, namespace, pod_name, container = key
-            known = pods.get((cluster, namespace, pod_name))
+        lives: list[tuple[ContainerKey, float, float]] = []
+        basis: dict[str, int] = defaultdict(int)
+        for key in sorted(set(running) | set(requests) | set(container_start)):
+            known = pods.get(key[:4])
             if known is None:
                 continue
             facts = known
-            start = container_start.get(key, facts.start)
-            if math.isnan(start):
-                start = a
             seen = running.get(key, {})
-            end = terminal.get((cluster, namespace, pod_name), math.nan)
+            end = terminal.get(key[:4], math.nan)
+            start, how = _container_start(
+                container_start.get(key), facts.start, seen, end, a, s, interval
+            )
             if math.isnan(end):
                 last = max((k for k, v in seen.items() if v > 0), default=None)
                 if last is None:
                     continue
-                set_start = a + last * s
-                counted = seen[last] * interval
-                end = (
-                    z
-                    if set_start + counted >= a + (last + 1) * s - interval
-                    else (max(start, set_start) + counted)
-                )
+                set_start, set_end = a + last * s, a + (last + 1) * s
+                # It ran `counted` seconds of its last set from its start there; within a
+                # scrape of the set's end, it ran to the end.
+                estimate = max(start, set_start) + seen[last] * interval
+                end = set_end if estimate >= set_end - interval else estimate
             if end <= max(start, a):
                 continue
-            pod_index = pod_keys.get((cluster, namespace, pod_name))
+            basis[how] += 1
+            lives.append((key, start, end))
+
+        # Running seconds per set of every name (container and pod level), to share the
+        # uid-less series among the lives of a name.
+        name_seconds: dict[NameKey, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+        life_seconds: dict[PodKey, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+        per_life: dict[PodKey, int] = defaultdict(int)
+        for key, start, end in lives:
+            per_life[key[:4]] += 1
+            for k, window_k in enumerate(sets):
+                seconds = min(end, window_k.end_ts) - max(start, window_k.start_ts)
+                if seconds > 0:
+                    name_seconds[(key[0], key[1], key[2], key[4])][k] += seconds
+                    held = life_seconds[key[:4]]
+                    held[k] = max(held[k], seconds)
+        pod_seconds: dict[tuple[str, str, str, int], float] = defaultdict(float)
+        for (cluster, namespace, pod_name, _), held in life_seconds.items():
+            for k, seconds in held.items():
+                pod_seconds[(cluster, namespace, pod_name, k)] += seconds
+
+        pod_list: list[Pod] = []
+        pod_keys: dict[PodKey, int] = {}
+        container_list: list[Container] = []
+        rows: dict[str, list[float]] = defaultdict(list)
+        for key, start, end in lives:
+            cluster, namespace, pod_name, uid, container = key
+            facts = pods[(cluster, namespace, pod_name, uid)]
+            pod_index = pod_keys.get((cluster, namespace, pod_name, uid))
             if pod_index is None:
                 kind, name = self._controller(facts, replicaset_owner)
                 node = node_index.get((cluster, facts.node))
@@ -490,18 +528,20 @@ class PrometheusSource:
                         {},
                         (),
                         node.provider_id if node else "",
-                        facts.uid,
+                        uid,
                     )
                 )
-                pod_index = pod_keys[(cluster, namespace, pod_name)] = len(pod_list) - 1
+                pod_index = pod_keys[(cluster, namespace, pod_name, uid)] = len(pod_list) - 1
             container_list.append(Container(pod_index, container))
             c_index = len(container_list) - 1
             req = requests.get(key, {})
+            by_name = (cluster, namespace, pod_name, container)
             for k, window_k in enumerate(sets):
                 s0, s1 = max(start, window_k.start_ts), min(end, window_k.end_ts)
                 if s1 <= s0:
                     continue
-                seconds = s1 - s0
+                named = name_seconds[by_name][k]  # all lives of this name in the set
+                pod_named = pod_seconds[(cluster, namespace, pod_name, k)]
 
                 def value(series: Mapping[int, float], k: int = k) -> float:
                     if k in series:
@@ -511,22 +551,22 @@ class PrometheusSource:
                 cpu_req = value(req.get("cpu", {}))
                 ram_req = value(req.get("memory", {}))
                 gpu_req = value(req.get("nvidia_com_gpu", {}))
-                cpu_use = usage["cpu"].get(key, {}).get(k, 0.0) / seconds
-                share = 1.0 / per_pod[key[:3]]
-                net = network.get((*key[:3], k), {})
+                cpu_use = usage["cpu"].get(by_name, {}).get(k, 0.0) / named
+                share = 1.0 / per_life[(cluster, namespace, pod_name, uid)]
+                net = network.get((cluster, namespace, pod_name, k), {})
                 for column, total in (
-                    ("network_transfer_rate", net.get("tx", 0.0) / seconds),
-                    ("network_receive_rate", net.get("rx", 0.0) / seconds),
-                    ("egress_zone_rate", net.get("zone", 0.0) * 3600 / seconds / GIB),
-                    ("egress_region_rate", net.get("region", 0.0) * 3600 / seconds / GIB),
-                    ("egress_internet_rate", net.get("internet", 0.0) * 3600 / seconds / GIB),
+                    ("network_transfer_rate", net.get("tx", 0.0) / pod_named),
+                    ("network_receive_rate", net.get("rx", 0.0) / pod_named),
+                    ("egress_zone_rate", net.get("zone", 0.0) * 3600 / pod_named / GIB),
+                    ("egress_region_rate", net.get("region", 0.0) * 3600 / pod_named / GIB),
+                    ("egress_internet_rate", net.get("internet", 0.0) * 3600 / pod_named / GIB),
                 ):
                     rows[column].append(total * share)
-                ram_use = usage["ram"].get(key, {}).get(k, 0.0)
-                ram_peak = usage["ram_max"].get(key, {}).get(k, ram_use)
+                ram_use = usage["ram"].get(by_name, {}).get(k, 0.0)
+                ram_peak = usage["ram_max"].get(by_name, {}).get(k, ram_use)
                 # OpenCost's exporter (when present): average of max(request, usage) per minute.
-                exported_cpu = usage["alloc_cpu"].get(key, {}).get(k, 0.0)
-                exported_ram = usage["alloc_ram"].get(key, {}).get(k, 0.0)
+                exported_cpu = usage["alloc_cpu"].get(by_name, {}).get(k, 0.0)
+                exported_ram = usage["alloc_ram"].get(by_name, {}).get(k, 0.0)
                 for column, v in (
                     ("container", float(c_index)),
                     ("start", s0),
@@ -569,6 +609,7 @@ class PrometheusSource:
             currency=self.pricing.currency_code,
             warnings=warnings,
             coverage=coverage,
+            notes={"containerStart": dict(sorted(basis.items()))},
         )
 
     @staticmethod
@@ -752,7 +793,7 @@ class PrometheusSource:
         r: Mapping[str, Any],
         a: float,
         z: float,
-        pod_keys: Mapping[tuple[str, str, str], int],
+        pod_keys: Mapping[PodKey, int],
     ) -> tuple[list[PersistentVolume], list[VolumeMount]]:
         pv: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
         claim_bytes: dict[tuple[str, str, str], float] = {}
@@ -763,7 +804,9 @@ class PrometheusSource:
             if kind == "claim_request":
                 claim_bytes[(cluster, labels["namespace"], labels["persistentvolumeclaim"])] = value
             elif kind == "mount":
-                pod = pod_keys.get((cluster, labels["namespace"], labels["pod"]))
+                pod = pod_keys.get(
+                    (cluster, labels["namespace"], labels["pod"], labels.get("uid", ""))
+                )
                 if pod is not None:
                     mounts.append(
                         VolumeMount(pod, labels["namespace"], labels["persistentvolumeclaim"])
@@ -800,6 +843,45 @@ class PrometheusSource:
     async def close(self) -> None:
         """Close the HTTP session."""
         await self.client.close()
+
+
+START_BASES = (
+    "kube_pod_container_state_started",
+    "first running sample",
+    "pod start",
+)
+"""Where a container's start came from, best first (declared in `meta.source`)."""
+
+
+def _container_start(
+    started: float | None,
+    pod_start: float,
+    seen: Mapping[int, float],
+    end: float,
+    a: float,
+    s: float,
+    interval: float,
+) -> tuple[float, str]:
+    """A container's start and its basis.
+
+    `kube_pod_container_state_started` (kube-state-metrics ≥ 2) is exact. Without it, the
+    first set with running samples bounds the start: the container ran `count × interval`
+    seconds of that set, up to the set's end (or to its own end when it also ended there), so
+    the start is off by at most one scrape interval; never before the pod's start (image pull
+    and init containers happen after it). With neither, the pod's start (or the window's).
+    """
+    if started is not None and math.isfinite(started):
+        return started, START_BASES[0]
+    first = min((k for k, v in seen.items() if v > 0), default=None)
+    if first is not None:
+        set_end = a + (first + 1) * s
+        ran = seen[first] * interval
+        until = end if math.isfinite(end) and end <= set_end else set_end
+        estimate = max(until - ran, a + first * s)
+        if math.isfinite(pod_start):
+            estimate = max(estimate, pod_start)
+        return estimate, START_BASES[1]
+    return (pod_start if math.isfinite(pod_start) else a), START_BASES[2]
 
 
 def _coverage(
