@@ -17,162 +17,39 @@ Two things differ from OpenCost on purpose:
 from __future__ import annotations
 
 import asyncio
-import base64
-import ipaddress
 import logging
 import math
-import ssl
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 import numpy as np
-import orjson
 
-from costreport.engine.aggregate import sanitize_key
 from costreport.model.cluster import (
     GIB,
     USAGE_FLOAT_COLUMNS,
     ClusterData,
     Container,
-    LoadBalancer,
     NetworkPrices,
-    Node,
-    PersistentVolume,
     Pod,
     UsageSegments,
-    VolumeMount,
 )
-from costreport.model.errors import SourceUnavailable
 from costreport.model.pricing import PricingConfig
 from costreport.model.window import Window, format_duration, split_window
+from costreport.sources.prometheus.checks import coverage_span, missing_series
+from costreport.sources.prometheus.client import PrometheusClient, PrometheusConfig
+from costreport.sources.prometheus.lives import start_of_container
+from costreport.sources.prometheus.objects import (
+    CONTROLLER_KINDS,
+    ContainerKey,
+    NameKey,
+    PodKey,
+    SeriesObjects,
+)
 
 log = logging.getLogger("costreport.prometheus")
-
-SPOT_LABELS = {
-    "label_node_kubernetes_io_lifecycle": "spot",
-    "label_eks_amazonaws_com_capacitytype": "SPOT",
-    "label_karpenter_sh_capacity_type": "spot",
-    "label_cloud_google_com_gke_spot": "true",
-    "label_cloud_google_com_gke_preemptible": "true",
-    "label_kubernetes_azure_com_scalesetpriority": "spot",
-}
-INSTANCE_TYPE_LABELS = (
-    "label_node_kubernetes_io_instance_type",
-    "label_beta_kubernetes_io_instance_type",
-)
-NODE_LABEL_ALLOW = (
-    "label_node_kubernetes_io_instance_type",
-    "label_topology_kubernetes_io_region",
-    "label_topology_kubernetes_io_zone",
-    "label_kubernetes_io_arch",
-    "label_eks_amazonaws_com_nodegroup",
-    "label_cloud_google_com_gke_nodepool",
-    "label_kubernetes_azure_com_agentpool",
-)
-CONTROLLER_KINDS = {
-    "Deployment": "deployment",
-    "StatefulSet": "statefulset",
-    "DaemonSet": "daemonset",
-    "Job": "job",
-    "ReplicaSet": "replicaset",
-    "Rollout": "rollout",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class PrometheusConfig:
-    """How to reach Prometheus and read its series."""
-
-    url: str
-    cluster_label: str = "cluster_id"
-    default_cluster: str = "default-cluster"
-    bearer_token: str | None = None
-    basic_auth: tuple[str, str] | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    ca_file: str | None = None
-    timeout_seconds: float = 60.0
-    concurrency: int = 4
-    retries: int = 3
-    scrape_interval_seconds: float = 60.0
-
-
-Sample = tuple[dict[str, str], float]
-Series = tuple[dict[str, str], list[tuple[float, float]]]
-
-
-class PrometheusClient:
-    """The Prometheus HTTP API with bounded concurrency, timeouts and retries on 5xx only."""
-
-    def __init__(self, config: PrometheusConfig) -> None:
-        self.config = config
-        self.semaphore = asyncio.Semaphore(config.concurrency)
-        self.queries = 0
-        self._session: aiohttp.ClientSession | None = None
-        headers = dict(config.headers)
-        if config.bearer_token:
-            headers["Authorization"] = f"Bearer {config.bearer_token}"
-        self._headers = headers
-        if config.basic_auth:
-            pair = ":".join(config.basic_auth).encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        self._ssl: ssl.SSLContext | bool = True
-        if config.ca_file:
-            self._ssl = ssl.create_default_context(cafile=config.ca_file)
-
-    async def _post(self, path: str, form: Mapping[str, str]) -> Any:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.config.timeout_seconds),
-                headers=self._headers,
-            )
-        url = self.config.url.rstrip("/") + path
-        delay = 0.5
-        for attempt in range(self.config.retries + 1):
-            async with self.semaphore:
-                self.queries += 1
-                try:
-                    async with self._session.post(url, data=form, ssl=self._ssl) as response:
-                        body = await response.read()
-                        status = response.status
-                except (TimeoutError, aiohttp.ClientConnectionError) as error:
-                    reason = f"{url}: {type(error).__name__} {error}".strip()
-                    status, body = 0, b""
-                else:
-                    reason = f"{url}: HTTP {status} {body[:300].decode(errors='replace')}"
-            if status == 200:
-                payload = orjson.loads(body)
-                if payload.get("status") != "success":
-                    raise SourceUnavailable(f"prometheus error: {payload.get('error')}")
-                return payload["data"]
-            if 400 <= status < 500:
-                raise SourceUnavailable(f"prometheus rejected a query: {reason}")
-            if attempt < self.config.retries:
-                await asyncio.sleep(delay)
-                delay *= 2
-        raise SourceUnavailable(f"prometheus unavailable after retries: {reason}")
-
-    async def query(self, expr: str, at: float) -> list[Sample]:
-        """An instant query: (labels, value) per series."""
-        data = await self._post("/api/v1/query", {"query": expr, "time": f"{at:.3f}"})
-        return [(r["metric"], float(r["value"][1])) for r in data["result"]]
-
-    async def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
-        """A range query: (labels, [(t, value)]) per series."""
-        form = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:.3f}"}
-        data = await self._post("/api/v1/query_range", form)
-        return [
-            (r["metric"], [(float(t), float(v)) for t, v in r["values"]]) for r in data["result"]
-        ]
-
-    async def close(self) -> None:
-        """Close the HTTP session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
 
 def _tagged(parts: Mapping[str, str]) -> str:
@@ -196,15 +73,7 @@ class _PodFacts:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-PodKey = tuple[str, str, str, str]
-"""(cluster, namespace, pod name, uid): one life of a pod."""
-ContainerKey = tuple[str, str, str, str, str]
-"""(cluster, namespace, pod name, uid, container): one container of one life."""
-NameKey = tuple[str, str, str, str]
-"""(cluster, namespace, pod name, container): what uid-less series (cAdvisor) are keyed by."""
-
-
-class PrometheusSource:
+class PrometheusSource(SeriesObjects):
     """A `ClusterSource` over the Prometheus HTTP API."""
 
     name = "prometheus"
@@ -217,12 +86,6 @@ class PrometheusSource:
     async def check(self) -> None:
         """Ready when Prometheus answers a trivial query."""
         await self.client.query("vector(1)", 0)
-
-    def _by(self, *labels: str) -> str:
-        return ", ".join((self.config.cluster_label, *labels))
-
-    def _cluster(self, labels: Mapping[str, str]) -> str:
-        return labels.get(self.config.cluster_label) or self.config.default_cluster
 
     async def cluster_data(
         self, window: Window, *, resolution_seconds: float, step_seconds: float | None = None
@@ -466,7 +329,7 @@ class PrometheusSource:
             facts = known
             seen = running.get(key, {})
             end = terminal.get(key[:4], math.nan)
-            start, how = _container_start(
+            start, how = start_of_container(
                 container_start.get(key), facts.start, seen, end, a, s, interval
             )
             if math.isnan(end):
@@ -583,8 +446,8 @@ class PrometheusSource:
                 ):
                     rows[column].append(v)
         usage_table = _segments(rows)
-        coverage = _coverage(nodes, usage_table, window)
-        warnings.extend(_missing_series(r, bool(nodes), bool(container_list), window))
+        coverage = coverage_span(nodes, usage_table, window)
+        warnings.extend(missing_series(r, bool(nodes), bool(container_list), window))
         volumes, mounts = self._volumes(r, a, z, pod_keys)
         load_balancers, pod_list = self._services(r, a, z, pod_list)
         clusters = {n.cluster for n in nodes} | {p.cluster for p in pod_list}
@@ -627,310 +490,9 @@ class PrometheusSource:
                 name = base  # a CronJob's job: cost it to the CronJob (OpenCost's isCron rule)
         return CONTROLLER_KINDS.get(kind, kind.lower()), name
 
-    def _nodes(
-        self, r: Mapping[str, Any], sets: Sequence[Window], warnings: list[str]
-    ) -> list[Node]:
-        a, z = sets[0].start_ts, sets[-1].end_ts
-        s = sets[0].duration.total_seconds()
-        facts: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
-        for labels, value in r["nodes"]:
-            key = (self._cluster(labels), labels.get("node", ""))
-            kind = labels.get("cr_kind", "")
-            if kind == "info":
-                facts[key]["provider_id"] = labels.get("provider_id", "")
-            elif kind in ("capacity", "allocatable"):
-                facts[key][f"{kind}:{labels.get('resource', '')}"] = value
-            else:
-                facts[key][kind] = value
-        for labels, _ in r["node_labels"]:
-            key = (self._cluster(labels), labels.get("node", ""))
-            facts[key]["labels"] = labels
-        seen: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for labels, values in r["node_seen"]:
-            key = (self._cluster(labels), labels.get("node", ""))
-            seen[key] = [round((t - a) / s) - 1 for t, v in values if v > 0]
-        has_prices = any("price_cpu" in f for f in facts.values())
-        if facts and not has_prices:
-            warnings.append(
-                "no node_cpu_hourly_cost series: node prices come from the pricing config "
-                "by instance type"
-            )
-        nodes = []
-        interval = self.config.scrape_interval_seconds
-        for (cluster, name), f in sorted(facts.items()):
-            if not name or ("provider_id" not in f and "capacity:cpu" not in f):
-                continue
-            raw_labels: Mapping[str, str] = f.get("labels", {})
-            instance_type = next(
-                (raw_labels[k] for k in INSTANCE_TYPE_LABELS if raw_labels.get(k)), ""
-            )
-            spot = bool(f.get("spot", 0) > 0) or any(
-                raw_labels.get(k) == v for k, v in SPOT_LABELS.items()
-            )
-            cpus = f.get("capacity:cpu", 0.0)
-            ram = f.get("capacity:memory", 0.0)
-            gpus = f.get("capacity:nvidia_com_gpu", 0.0)
-            configured = self.pricing.node_prices(
-                instance_type or None, spot=spot, cpus=cpus, ram_gib=ram / GIB, gpus=gpus
-            )
-            start = max(a, f.get("created", a))
-            sets_seen = seen.get((cluster, name), [])
-            end = z
-            if sets_seen and sets_seen[-1] < len(sets) - 1:
-                end = a + (sets_seen[-1] + 1) * s
-            if not sets_seen:
-                end = start + interval
-            labels = {k[6:]: v for k, v in raw_labels.items() if k in NODE_LABEL_ALLOW and v}
-            nodes.append(
-                Node(
-                    cluster=cluster,
-                    name=name,
-                    start=start,
-                    end=end,
-                    cpu_cores=cpus,
-                    ram_bytes=ram,
-                    cpu_price=f.get("price_cpu", configured.cpu),
-                    ram_price=f.get("price_ram", configured.ram),
-                    gpu_count=gpus,
-                    gpu_price=f.get("price_gpu", configured.gpu),
-                    cpu_allocatable=f.get("allocatable:cpu", 0.0),
-                    ram_allocatable=f.get("allocatable:memory", 0.0),
-                    discount=self.pricing.combined_discount,
-                    spot=spot,
-                    instance_type=instance_type,
-                    provider_id=f.get("provider_id", ""),
-                    labels={sanitize_key(k): v for k, v in labels.items()},
-                )
-            )
-        return nodes
-
-    def _network(
-        self, r: Mapping[str, Any], a: float, s: float
-    ) -> dict[tuple[str, str, str, int], dict[str, float]]:
-        """Bytes per (cluster, namespace, pod, set): tx, rx and egress per class."""
-        out: dict[tuple[str, str, str, int], dict[str, float]] = defaultdict(dict)
-        for name, kind in (("net_tx", "tx"), ("net_rx", "rx"), ("egress", "")):
-            for labels, values in r[name]:
-                pod = labels.get("pod") or labels.get("pod_name", "")
-                cls = kind
-                if not cls:
-                    if labels.get("internet") == "true":
-                        cls = "internet"
-                    elif labels.get("same_zone") == "true":
-                        continue  # in-zone traffic is free (OpenCost's classes)
-                    elif labels.get("same_region") == "true":
-                        cls = "zone"
-                    else:
-                        cls = "region"
-                for t, v in values:
-                    key = (
-                        self._cluster(labels),
-                        labels.get("namespace", ""),
-                        pod,
-                        round((t - a) / s) - 1,
-                    )
-                    out[key][cls] = out[key].get(cls, 0.0) + v
-        return out
-
-    def _services(
-        self, r: Mapping[str, Any], a: float, z: float, pods: list[Pod]
-    ) -> tuple[list[LoadBalancer], list[Pod]]:
-        """Services whose selectors match pods, and load balancers priced by OpenCost's series."""
-        selectors: dict[tuple[str, str, str], dict[str, str]] = {}
-        prices: dict[tuple[str, str, str], tuple[float, str]] = {}
-        for labels, value in r["services"]:
-            key = (self._cluster(labels), labels.get("namespace", ""), "")
-            if labels.get("cr_kind") == "selector":
-                key = (key[0], key[1], labels.get("service", ""))
-                selectors[key] = {k[6:]: v for k, v in labels.items() if k.startswith("label_")}
-            else:
-                key = (key[0], key[1], labels.get("service_name", ""))
-                prices[key] = (value, labels.get("ingress_ip", ""))
-        by_namespace: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for i, p in enumerate(pods):
-            by_namespace[(p.cluster, p.namespace)].append(i)
-        matched: dict[tuple[str, str, str], list[int]] = {}
-        services: dict[int, list[str]] = defaultdict(list)
-        for (cluster, namespace, service), selector in sorted(selectors.items()):
-            if not selector:
-                continue
-            hits = [
-                i
-                for i in by_namespace.get((cluster, namespace), [])
-                if all(pods[i].labels.get(k) == v for k, v in selector.items())
-            ]
-            matched[(cluster, namespace, service)] = hits
-            for i in hits:
-                services[i].append(service)
-        pods = [
-            replace(p, services=tuple(services[i])) if i in services else p
-            for i, p in enumerate(pods)
-        ]
-        balancers = []
-        for (cluster, namespace, service), (price, ip) in sorted(prices.items()):
-            private = False
-            try:
-                private = ipaddress.ip_address(ip).is_private if ip else False
-            except ValueError:
-                private = False
-            balancers.append(
-                LoadBalancer(
-                    cluster,
-                    namespace,
-                    service,
-                    a,
-                    z,
-                    price,
-                    ip,
-                    private,
-                    tuple(matched.get((cluster, namespace, service), [])),
-                )
-            )
-        return balancers, pods
-
-    def _volumes(
-        self,
-        r: Mapping[str, Any],
-        a: float,
-        z: float,
-        pod_keys: Mapping[PodKey, int],
-    ) -> tuple[list[PersistentVolume], list[VolumeMount]]:
-        pv: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
-        claim_bytes: dict[tuple[str, str, str], float] = {}
-        mounts: list[VolumeMount] = []
-        for labels, value in r["volumes"]:
-            kind = labels.get("cr_kind")
-            cluster = self._cluster(labels)
-            if kind == "claim_request":
-                claim_bytes[(cluster, labels["namespace"], labels["persistentvolumeclaim"])] = value
-            elif kind == "mount":
-                pod = pod_keys.get(
-                    (cluster, labels["namespace"], labels["pod"], labels.get("uid", ""))
-                )
-                if pod is not None:
-                    mounts.append(
-                        VolumeMount(pod, labels["namespace"], labels["persistentvolumeclaim"])
-                    )
-            else:
-                entry = pv[(cluster, labels.get("persistentvolume", ""))]
-                if kind == "claim_ref":
-                    entry["claim"] = (labels.get("claim_namespace", ""), labels.get("name", ""))
-                elif kind == "info":
-                    entry["storage_class"] = labels.get("storageclass", "")
-                else:
-                    entry[str(kind)] = value
-        volumes = []
-        for (cluster, name), entry in sorted(pv.items()):
-            if "capacity" not in entry:
-                continue
-            namespace, claim = entry.get("claim", ("", ""))
-            volumes.append(
-                PersistentVolume(
-                    cluster=cluster,
-                    name=name,
-                    start=a,
-                    end=z,
-                    bytes=entry["capacity"],
-                    price_gib_hour=entry.get("price", self.pricing.storage),
-                    storage_class=entry.get("storage_class", ""),
-                    claim_namespace=namespace,
-                    claim_name=claim,
-                    claim_bytes=claim_bytes.get((cluster, namespace, claim), entry["capacity"]),
-                )
-            )
-        return volumes, mounts
-
     async def close(self) -> None:
         """Close the HTTP session."""
         await self.client.close()
-
-
-START_BASES = (
-    "kube_pod_container_state_started",
-    "first running sample",
-    "pod start",
-)
-"""Where a container's start came from, best first (declared in `meta.source`)."""
-
-
-def _container_start(
-    started: float | None,
-    pod_start: float,
-    seen: Mapping[int, float],
-    end: float,
-    a: float,
-    s: float,
-    interval: float,
-) -> tuple[float, str]:
-    """A container's start and its basis.
-
-    `kube_pod_container_state_started` (kube-state-metrics ≥ 2) is exact. Without it, the
-    first set with running samples bounds the start: the container ran `count × interval`
-    seconds of that set, up to the set's end (or to its own end when it also ended there), so
-    the start is off by at most one scrape interval; never before the pod's start (image pull
-    and init containers happen after it). With neither, the pod's start (or the window's).
-    """
-    if started is not None and math.isfinite(started):
-        return started, START_BASES[0]
-    first = min((k for k, v in seen.items() if v > 0), default=None)
-    if first is not None:
-        set_end = a + (first + 1) * s
-        ran = seen[first] * interval
-        until = end if math.isfinite(end) and end <= set_end else set_end
-        estimate = max(until - ran, a + first * s)
-        if math.isfinite(pod_start):
-            estimate = max(estimate, pod_start)
-        return estimate, START_BASES[1]
-    return (pod_start if math.isfinite(pod_start) else a), START_BASES[2]
-
-
-def _coverage(
-    nodes: Sequence[Node], usage: UsageSegments, window: Window
-) -> tuple[float, float] | None:
-    """The span of the window with node or container data (None: nothing at all)."""
-    starts = [n.start for n in nodes] + ([float(usage.start.min())] if len(usage) else [])
-    ends = [n.end for n in nodes] + ([float(usage.end.max())] if len(usage) else [])
-    if not starts:
-        return None
-    return max(window.start_ts, min(starts)), min(window.end_ts, max(ends))
-
-
-def _missing_series(
-    r: Mapping[str, Any], has_nodes: bool, has_containers: bool, window: Window
-) -> list[str]:
-    """Warnings naming the series a complete answer needs and the window lacks.
-
-    With neither nodes nor containers there is no answer at all: `SourceUnavailable`.
-    """
-    span = f"{window.to_json()['start']} → {window.to_json()['end']}"
-    if not has_nodes and not has_containers:
-        raise SourceUnavailable(
-            f"prometheus has no kube-state-metrics or cAdvisor data for {span} (no "
-            "kube_node_info, kube_pod_info or kube_pod_container_status_running series): is "
-            "kube-state-metrics scraped, and is the window within Prometheus' retention?"
-        )
-    warnings = []
-    if not has_nodes:
-        warnings.append(
-            "no kube_node_info series (kube-state-metrics) in the window: node costs and idle "
-            "are missing"
-        )
-    if has_containers and not r["requests"]:
-        warnings.append(
-            "no kube_pod_container_resource_requests series (kube-state-metrics) in the "
-            "window: requests are 0 and costs follow usage only"
-        )
-    if has_containers and not r["cpu"]:
-        warnings.append(
-            "no container_cpu_usage_seconds_total series (cAdvisor) in the window: CPU usage "
-            "is 0 and CPU costs follow requests only"
-        )
-    if has_containers and not r["ram"]:
-        warnings.append(
-            "no container_memory_working_set_bytes series (cAdvisor) in the window: memory "
-            "usage is 0 and RAM costs follow requests only"
-        )
-    return warnings
 
 
 def _segments(rows: Mapping[str, list[float]]) -> UsageSegments:
