@@ -232,3 +232,29 @@ def test_the_table_declares_idle_sharing_and_totals_every_set(
     assert float(grand.split()[-1]) == pytest.approx(sum(per_set), abs=0.011)
     assert out[-1] == "idle: separate · shared costs: namespaces=kube-system; split=weighted"
     assert "{" not in "\n".join(out)  # no raw Python dicts
+
+
+def test_every_option_has_help_and_defaults_are_shown(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from costreport.cli.options import build_parser
+
+    parser = build_parser()
+    [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    missing = [
+        f"{name} {action.option_strings[0]}"
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if action.option_strings and not action.help
+    ]
+    assert missing == []
+    with pytest.raises(SystemExit):
+        main(["query", "--help"])
+    text = capsys.readouterr().out
+    import re
+
+    assert re.search(r"\(default:\s+namespace\)", text) and "(default: None)" not in text
+    assert "examples:\n  costreport query --window 7d" in text
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.startswith("costreport 0.")

@@ -26,7 +26,10 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group = parser.add_argument_group("source")
     group.add_argument(
-        "--source", choices=["sample", "prometheus"], default=os.environ.get("SOURCE", "sample")
+        "--source",
+        choices=["sample", "prometheus"],
+        default=os.environ.get("SOURCE", "sample"),
+        help="where cluster data comes from (env SOURCE)",
     )
     group.add_argument("--cluster", default="sample-cluster", help="cluster id of the sample")
     group.add_argument("--scale", type=float, default=1.0, help="sample pod-count multiplier")
@@ -51,7 +54,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         "--prometheus-basic-auth-file", help="file holding user:password for Prometheus"
     )
     group.add_argument("--prometheus-timeout", type=float, default=60.0, help="seconds per query")
-    group.add_argument("--scrape-interval", type=float, default=60.0, help="seconds")
+    group.add_argument(
+        "--scrape-interval", type=float, default=60.0, help="kube-state-metrics scrape, seconds"
+    )
 
 
 def parse_utc_offset(text: str) -> timedelta:
@@ -73,7 +78,12 @@ def parse_utc_offset(text: str) -> timedelta:
 def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     """Security and limits of the API server."""
     group = parser.add_argument_group("security")
-    group.add_argument("--auth", choices=["none", "kubernetes"], default="none")
+    group.add_argument(
+        "--auth",
+        choices=["none", "kubernetes"],
+        default="none",
+        help="kubernetes: bearer tokens checked with TokenReview and SubjectAccessReview",
+    )
     group.add_argument(
         "--insecure-allow-unauthenticated",
         action="store_true",
@@ -83,7 +93,9 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--metrics-public", action="store_true", help="serve /metrics to anyone")
     group.add_argument("--tls-cert", help="serve HTTPS with this certificate (reloaded on change)")
     group.add_argument("--tls-key", help="private key of --tls-cert")
-    group.add_argument("--max-window-days", type=float, default=400.0)
+    group.add_argument(
+        "--max-window-days", type=float, default=400.0, help="longest window one request may ask"
+    )
     group.add_argument("--max-sets", type=int, default=2000, help="step sets per request")
     group.add_argument("--rate-limit", type=float, default=20.0, help="requests/s per client")
     group.add_argument("--client-concurrency", type=int, default=8, help="per client")
@@ -208,64 +220,141 @@ def query_params(args: argparse.Namespace) -> dict[str, str]:
     return {k: v for k, v in params.items() if v != ""}
 
 
+QUERY_EXAMPLES = """examples:
+  costreport query --window 7d --aggregate namespace --include-idle --share-idle
+  costreport query --window lastweek --aggregate label:team --share-namespaces kube-system
+  costreport query --window 30d --step 1d --aggregate controller --format csv > daily.csv
+  costreport query --window 24h --filter 'namespace:"team-a"+controllerKind:"deployment"'
+"""
+ASSETS_EXAMPLES = """examples:
+  costreport assets --window 7d --aggregate type
+  costreport assets --window yesterday --filter 'assetType:"Node"' --format csv
+"""
+SERVE_EXAMPLES = """examples:
+  costreport serve                                   # the sample cluster on 127.0.0.1:9003
+  costreport serve --source prometheus --prometheus-url http://prometheus:9090 \\
+      --host 0.0.0.0 --auth kubernetes               # in a cluster
+"""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each option's default after its help (unless it has none or says it), examples as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default is None
+            or default is False
+            or default == []
+            or default is argparse.SUPPRESS
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(
-        prog="costreport", description="Kubernetes cost allocation with an OpenCost-compatible API."
+        prog="costreport",
+        description="Kubernetes cost allocation with an OpenCost-compatible API.",
+        formatter_class=_HelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    query = commands.add_parser("query", help="compute cost allocations")
-    query.add_argument("--window", required=True, help="e.g. 7d, yesterday, lastweek")
-    query.add_argument("--aggregate", default="namespace", help="e.g. namespace,label:team")
-    query.add_argument("--step", help="set length, e.g. 1d")
-    query.add_argument("--accumulate", help="true|false|hour|day|week|month|all")
-    query.add_argument("--resolution", help="source query resolution, e.g. 1m")
-    query.add_argument("--include-idle", action="store_true")
-    query.add_argument("--share-idle", action="store_true")
-    query.add_argument("--idle-by-node", action="store_true")
-    query.add_argument("--share-namespaces", help="e.g. kube-system,monitoring")
-    query.add_argument("--share-labels", help="e.g. team:platform")
-    query.add_argument("--share-cost", help="fixed monthly shared cost")
-    query.add_argument("--share-split", help="weighted|even")
-    query.add_argument("--shared-breakdown", action="store_true")
+    def command(name: str, text: str, epilog: str | None = None) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=text, description=text, epilog=epilog, formatter_class=_HelpFormatter
+        )
+
+    query = command("query", "compute cost allocations", QUERY_EXAMPLES)
+    query.add_argument(
+        "--window",
+        required=True,
+        help="today, yesterday, week, lastweek, month, lastmonth, 7d, 24h, 'RFC3339,RFC3339'",
+    )
+    query.add_argument(
+        "--aggregate",
+        default="namespace",
+        help="comma-separated keys: cluster, node, namespace, controller, controllerKind, pod, "
+        "container, service, label:<key>, annotation:<key>, all",
+    )
+    query.add_argument("--step", help="length of each set, e.g. 1d (default: one set)")
+    query.add_argument(
+        "--accumulate",
+        help="true, false, hour, day, week, weeknow, month, quarter or all (default: false)",
+    )
+    query.add_argument("--resolution", help="source query resolution, e.g. 1m (default: 1m)")
+    query.add_argument(
+        "--include-idle", action="store_true", help="add idle (unallocated node cost) rows"
+    )
+    query.add_argument(
+        "--share-idle",
+        action="store_true",
+        help="spread idle over the rows by cost weight (with --include-idle)",
+    )
+    query.add_argument(
+        "--idle-by-node",
+        action="store_true",
+        help="compute and share idle per node instead of per cluster",
+    )
+    query.add_argument(
+        "--share-namespaces", help="namespaces whose cost is shared, e.g. kube-system,monitoring"
+    )
+    query.add_argument("--share-labels", help="labels whose pods' cost is shared, e.g. team:infra")
+    query.add_argument("--share-cost", help="fixed monthly shared cost, e.g. 250.00")
+    query.add_argument("--share-split", help="weighted (by cost) or even (default: weighted)")
+    query.add_argument(
+        "--shared-breakdown", action="store_true", help="show where each shared cost came from"
+    )
     query.add_argument("--filter", help='v2 filter, e.g. namespace:"kube-system"')
-    query.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    query.add_argument(
+        "--format", choices=["table", "json", "csv"], default="table", help="output format"
+    )
     add_source_arguments(query)
 
-    assets = commands.add_parser("assets", help="compute asset costs")
-    assets.add_argument("--window", required=True)
-    assets.add_argument("--aggregate", help="e.g. type, cluster")
-    assets.add_argument("--step")
-    assets.add_argument("--accumulate")
-    assets.add_argument("--filter")
-    assets.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    assets = command(
+        "assets", "compute asset costs (nodes, disks, load balancers)", ASSETS_EXAMPLES
+    )
+    assets.add_argument("--window", required=True, help="same forms as query --window")
+    assets.add_argument(
+        "--aggregate", help="type, cluster, name, category, provider, providerID, label:<key>"
+    )
+    assets.add_argument("--step", help="length of each set, e.g. 1d (default: one set)")
+    assets.add_argument("--accumulate", help="as for query (default: true)")
+    assets.add_argument("--filter", help='v2 asset filter, e.g. assetType:"Node"')
+    assets.add_argument(
+        "--format", choices=["table", "json", "csv"], default="table", help="output format"
+    )
     add_source_arguments(assets)
 
-    demo = commands.add_parser(
-        "demo", help="print last week's costs of the sample cluster, then serve the API"
-    )
-    demo.add_argument("--port", type=int, default=9003)
+    demo = command("demo", "print last week's costs of the sample cluster, then serve the API")
+    demo.add_argument("--port", type=int, default=9003, help="API port on 127.0.0.1")
     demo.add_argument("--no-serve", action="store_true", help="print the report and exit")
     add_source_arguments(demo)
 
-    serve = commands.add_parser("serve", help="serve the OpenCost-compatible API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=9003)
+    serve = command("serve", "serve the OpenCost-compatible API", SERVE_EXAMPLES)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=9003, help="port to listen on")
     serve.add_argument("--no-cors", action="store_true", help="do not allow every origin")
-    serve.add_argument("--cache-mb", type=int, default=256, help="response cache bound")
-    serve.add_argument("--log-format", choices=["auto", "json", "text"], default="auto")
+    serve.add_argument("--cache-mb", type=int, default=256, help="response cache bound (MiB)")
+    serve.add_argument(
+        "--log-format", choices=["auto", "json", "text"], default="auto", help="auto: json in a pod"
+    )
     add_api_arguments(serve)
     add_source_arguments(serve)
 
-    op = commands.add_parser("operator", help="run the CostReport operator (kopf)")
+    op = command("operator", "run the CostReport operator (kopf)")
     op.add_argument(
         "--namespace",
         action="append",
         default=[],
         help="watch only this namespace (repeatable); default: the whole cluster",
     )
-    op.add_argument("--liveness-port", type=int, default=8080)
+    op.add_argument("--liveness-port", type=int, default=8080, help="kopf liveness endpoint")
     op.add_argument("--tick-seconds", type=float, default=30.0, help="scheduler tick")
     op.add_argument(
         "--peering",
@@ -279,7 +368,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="peering priority (default: random, so replicas never tie)",
     )
-    op.add_argument("--log-format", choices=["auto", "json", "text"], default="auto")
+    op.add_argument(
+        "--log-format", choices=["auto", "json", "text"], default="auto", help="auto: json in a pod"
+    )
     add_privacy_arguments(op)
     add_source_arguments(op)
     return parser
+
+
+def version() -> str:
+    """The installed package's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        return package_version("costreport")
+    except PackageNotFoundError:
+        return "unknown"
