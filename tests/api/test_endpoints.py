@@ -104,9 +104,26 @@ async def test_metrics_expose_latency_and_opencost_cost_series(tiny_client: Test
         in text
     )
     assert 'kubecost_cluster_management_cost{provisioner_name="c1"} 0.1' in text
-    assert 'cluster_cost_total{cluster="c1"} 36.0' in text
-    # idle 18.69 of 36.00
-    assert "idle_cost_share 0.519166" in text
+
+
+async def test_cost_share_gauges_have_a_fixed_meaning(aiohttp_client: Any) -> None:
+    from datetime import UTC, datetime
+
+    from costreport.api.app import ApiSettings, create_app
+    from tests.api.conftest import TinySource
+
+    at = datetime(2026, 11, 2, tzinfo=UTC)  # the trailing 24 h are the tiny cluster's day
+    settings = ApiSettings(clock=lambda: at, shared_namespaces=("b",))
+    client = await aiohttp_client(create_app(TinySource(), settings))
+    # A filtered query in between must not change the gauges.
+    await client.get(f"/allocation?window={TINY_DAY}&filter=namespace%3A%22c%22")
+    text = await (await client.get("/metrics")).text()
+    for window in ("24h", "month"):
+        labels = f'cluster="c1",window="{window}"'
+        assert f"cluster_cost_total{{{labels}}} 36.0" in text
+        # idle 18.69 of 36.00; namespace b 14.55 of 36.00
+        assert f"idle_cost_share{{{labels}}} 0.519166666666" in text
+        assert f"shared_cost_share{{{labels}}} 0.404166666666" in text
 
 
 async def test_openapi_documents_every_route(tiny_client: TestClient) -> None:

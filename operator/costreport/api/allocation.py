@@ -20,7 +20,7 @@ from costreport.api.common import (
     success_body,
 )
 from costreport.api.scope import scope
-from costreport.api.settings import METRICS_KEY, SETTINGS_KEY, SOURCE_KEY
+from costreport.api.settings import SETTINGS_KEY, SOURCE_KEY
 from costreport.engine.export import allocation_csv
 from costreport.engine.params import parse_allocation_query
 from costreport.model.allocation import AllocationSetRange, format_time
@@ -51,7 +51,6 @@ async def handle_allocation(request: web.Request) -> web.Response:
             request.app[SOURCE_KEY], query, request.app[SETTINGS_KEY].policy
         )
         result = await compute(source_data, query, now=request_now(request).timestamp())
-        request.app[METRICS_KEY].stats.observe_result(result)
         row_count = sum(len(s) for s in result.sets)
         if fmt == "csv":
             return (await asyncio.to_thread(allocation_csv, result)).encode(), row_count

@@ -7,9 +7,10 @@ snapshot the handler fetched, with OpenCost's metric names and label sets (refer
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -21,14 +22,26 @@ from costreport.model.cluster import GIB, ClusterData
 LATENCY_WINDOW_SECONDS = 300.0
 
 
+FIGURE_WINDOWS = ("24h", "month")
+"""Windows of the scheduled cost figures: the trailing 24 hours and the month to date."""
+FIGURES_TTL_SECONDS = 300.0
+"""How long scheduled cost figures are reused before being computed again."""
+
+
 class QueryStats(Collector):
-    """Sliding-window p95 latency and the cost shares of the latest computed window."""
+    """Sliding-window p95 latency, and cost figures with a fixed meaning per cluster.
+
+    `cluster_cost_total`, `idle_cost_share` and `shared_cost_share` never depend on which query
+    ran last: they are computed (at most every `FIGURES_TTL_SECONDS`, when scraped) per cluster
+    over the trailing 24 h and the month to date, with idle included and no sharing, and
+    labelled `window="24h"` or `window="month"`. The shared share is the cost of the
+    `shared_namespaces` (default `kube-system`) over the cluster's total.
+    """
 
     def __init__(self) -> None:
         self.latencies: deque[tuple[float, float]] = deque(maxlen=10_000)
-        self.idle_share = 0.0
-        self.shared_share = 0.0
-        self.cluster_totals: dict[str, float] = {}
+        self.figures: dict[tuple[str, str], tuple[float, float, float]] = {}
+        self.figures_at = -math.inf
 
     def observe_latency(self, seconds: float) -> None:
         """Record one query's latency."""
@@ -42,23 +55,33 @@ class QueryStats(Collector):
             return 0.0
         return recent[min(len(recent) - 1, int(0.95 * len(recent)))] * 1000.0
 
-    def observe_result(self, result: AllocationSetRange) -> None:
-        """Remember idle and shared shares and per-cluster totals of the latest result."""
-        total = idle = shared = 0.0
-        clusters: dict[str, float] = {}
+    def figures_due(self) -> bool:
+        """Whether the scheduled cost figures should be computed again."""
+        return time.monotonic() - self.figures_at >= FIGURES_TTL_SECONDS
+
+    def set_figures(
+        self, window: str, result: AllocationSetRange, shared_namespaces: Sequence[str]
+    ) -> None:
+        """Per cluster: (total, idle share, shared share) of a `cluster,namespace` result."""
+        sums: dict[str, list[float]] = {}
         for s in result.sets:
             cost = s.columns["totalCost"]
-            total += float(cost.sum())
-            shared += float(s.columns["sharedCost"].sum())
             for i, name in enumerate(s.names):
-                if name == "__idle__":
-                    idle += float(cost[i])
-                cluster = str(s.properties[i].get("cluster", ""))
-                clusters[cluster] = clusters.get(cluster, 0.0) + float(cost[i])
-        self.idle_share = idle / total if total else 0.0
-        self.shared_share = shared / total if total else 0.0
-        if "" not in clusters or len(clusters) == 1:
-            self.cluster_totals = clusters
+                cluster = str(s.properties[i].get("cluster") or name.split("/")[0])
+                namespace = name.split("/")[-1]
+                entry = sums.setdefault(cluster, [0.0, 0.0, 0.0])
+                entry[0] += float(cost[i])
+                if name.endswith("__idle__"):
+                    entry[1] += float(cost[i])
+                elif namespace in shared_namespaces:
+                    entry[2] += float(cost[i])
+        for cluster, (total, idle, shared) in sums.items():
+            self.figures[(cluster, window)] = (
+                total,
+                idle / total if total else 0.0,
+                shared / total if total else 0.0,
+            )
+        self.figures_at = time.monotonic()
 
     def collect(self) -> Iterator[Metric]:
         """Gauges computed at scrape time."""
@@ -67,22 +90,16 @@ class QueryStats(Collector):
             "95th percentile allocation query latency over the last 5 minutes (ms)",
             value=self.p95_ms(),
         )
-        yield GaugeMetricFamily(
-            "idle_cost_share",
-            "Idle share of total cost in the latest computed window",
-            value=self.idle_share,
+        families = (
+            ("cluster_cost_total", "Total cost incl. idle of the cluster over the window", 0),
+            ("idle_cost_share", "Idle cost over total cost of the cluster in the window", 1),
+            ("shared_cost_share", "Cost of shared namespaces over total cost in the window", 2),
         )
-        yield GaugeMetricFamily(
-            "shared_cost_share",
-            "Shared share of total cost in the latest computed window",
-            value=self.shared_share,
-        )
-        totals = GaugeMetricFamily(
-            "cluster_cost_total", "Total cost of the latest computed window", labels=["cluster"]
-        )
-        for cluster, value in sorted(self.cluster_totals.items()):
-            totals.add_metric([cluster], value)
-        yield totals
+        for name, text, index in families:
+            family = GaugeMetricFamily(name, text, labels=["cluster", "window"])
+            for (cluster, window), values in sorted(self.figures.items()):
+                family.add_metric([cluster, window], values[index])
+            yield family
 
 
 NODE_LABELS = ["instance", "node", "instance_type", "region", "provider_id", "arch"]

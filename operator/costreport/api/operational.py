@@ -13,11 +13,14 @@ from costreport.api.auth import (
     Forbidden,
 )
 from costreport.api.common import error_body, json_response, request_caller, request_now
+from costreport.api.metrics import FIGURE_WINDOWS
 from costreport.api.settings import METRICS_KEY, SETTINGS_KEY, SOURCE_KEY, STATE_KEY
+from costreport.engine.params import parse_allocation_query
 from costreport.model.errors import SourceUnavailable
 from costreport.model.window import (
     Window,
 )
+from costreport.sources.service import query_allocations
 
 log = logging.getLogger("costreport.api")
 
@@ -27,12 +30,27 @@ async def handle_metrics(request: web.Request) -> web.Response:
     if not request.app[SETTINGS_KEY].metrics_public and not request_caller(request).cluster_wide:
         raise Forbidden("/metrics needs cluster-wide access to allocations")
     metrics = request.app[METRICS_KEY]
+    settings = request.app[SETTINGS_KEY]
     now = request_now(request)
     recent = Window(now - timedelta(hours=1), now)
     try:
         metrics.costs.snapshot = await request.app[SOURCE_KEY].cluster_data(
             recent, resolution_seconds=60
         )
+        if metrics.stats.figures_due():
+            end = int(now.timestamp())
+            windows = {"24h": f"{end - 86400},{end}", "month": "month"}  # trailing, to date
+            for window in FIGURE_WINDOWS:
+                params = {"aggregate": "cluster,namespace", "includeIdle": "true"}
+                query = parse_allocation_query(
+                    {**params, "window": windows[window]},
+                    now=now,
+                    utc_offset=settings.utc_offset,
+                )
+                result = await query_allocations(
+                    request.app[SOURCE_KEY], query, now=now.timestamp(), policy=settings.policy
+                )
+                metrics.stats.set_figures(window, result, settings.shared_namespaces)
     except SourceUnavailable as error:
         log.warning(
             "cost metrics stale: source unavailable", extra={"context": {"reason": error.reason}}

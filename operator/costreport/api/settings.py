@@ -49,6 +49,8 @@ class ApiSettings:
     utc_offset: timedelta = timedelta(0)
     cache_bytes: int = 256 * 1024 * 1024
     cache_ttl_seconds: float = 60.0
+    shared_namespaces: tuple[str, ...] = ("kube-system",)
+    """Namespaces counted as shared cost in the `shared_cost_share` gauge."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(tz=UTC))
     """The time relative windows (`7d`, `today`) resolve against; tests pass a fixed one."""
 

@@ -138,7 +138,10 @@ def serve(args: argparse.Namespace, banner: str = "") -> None:
         f"{banner}serving the {args.source} source on http://{host}:{args.port}; try:\n{examples}",
         flush=True,
     )
-    web.run_app(app, host=host, port=args.port, print=None, ssl_context=ssl_context)
+    # access_log=None: the audit middleware writes the one line per request.
+    web.run_app(
+        app, host=host, port=args.port, print=None, ssl_context=ssl_context, access_log=None
+    )
 
 
 def tls_context(
