@@ -128,3 +128,76 @@ def test_printer_columns_read_status_fields_that_exist() -> None:
         path = column["jsonPath"]
         if path.startswith(".status.") and "[" not in path:
             assert path.split(".")[2] in status
+
+
+def rules_of(schema: Any, path: str = "") -> list[tuple[str, str, str]]:
+    """Every (path, rule, message) of the x-kubernetes-validations in a schema."""
+    found = [(path, r["rule"], r["message"]) for r in schema.get("x-kubernetes-validations", [])]
+    for name, sub in (schema.get("properties") or {}).items():
+        found += rules_of(sub, f"{path}.{name}")
+    return found
+
+
+def admitted(kind: str, spec: dict[str, Any]) -> list[str]:
+    """The messages of the CEL rules a spec breaks (evaluated with cel-python)."""
+    import celpy
+
+    env = celpy.Environment()
+    broken = []
+    for path, rule, message in rules_of(schema_of(kind)["properties"]["spec"], ""):
+        value: Any = spec
+        for part in [p for p in path.split(".") if p]:
+            value = value.get(part, {}) if isinstance(value, dict) else {}
+        program = env.program(env.compile(rule))
+        if not program.evaluate({"self": celpy.json_to_cel(value)}):
+            broken.append(message)
+    return broken
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "messages"),
+    [
+        ("CostReport", {"window": "7d"}, []),
+        ("CostReport", {"window": "7d", "sharing": {"monthlyCost": "0"}}, []),
+        (
+            "CostReport",
+            {"window": "7d", "sharing": {"namespaces": ["kube-system"]}},
+            [
+                "spec.sharing is only allowed in a ClusterCostReport: sharing folds other "
+                "namespaces' costs into this report"
+            ],
+        ),
+        (
+            "CostReport",
+            {"window": "7d", "sharing": {"monthlyCost": "250.00"}},
+            [
+                "spec.sharing is only allowed in a ClusterCostReport: sharing folds other "
+                "namespaces' costs into this report"
+            ],
+        ),
+        ("ClusterCostReport", {"window": "7d", "sharing": {"namespaces": ["kube-system"]}}, []),
+        (
+            "ClusterCostReport",
+            {"window": "7d", "idle": {"mode": "exclude", "byNode": True}},
+            ["idle.byNode needs idle.mode separate or share"],
+        ),
+        (
+            "ClusterCostReport",
+            {"window": "7d", "sharing": {"split": "even"}},
+            ["sharing.split needs something to share"],
+        ),
+    ],
+)
+def test_admission_rules(kind: str, spec: dict[str, Any], messages: list[str]) -> None:
+    assert admitted(kind, spec) == messages
+
+
+def test_descriptions_are_for_users() -> None:
+    text = yaml.safe_dump([crd("CostReport"), crd("ClusterCostReport")])
+    assert "idle-handling-declared" not in text and "shared-cost-explicit" not in text
+    money = schema_of("CostReport")["properties"]["status"]["properties"]["totals"]
+    assert money["properties"]["cpu"]["description"] == (
+        "The report's CPU cost, a decimal string in status.currency."
+    )
+    names = crd("CostReport")["spec"]["names"]
+    assert "cr" not in names["shortNames"]  # cert-manager's CertificateRequest

@@ -183,15 +183,48 @@ def _condition() -> dict[str, Any]:
     }
 
 
+NO_SHARING_RULE = (
+    "!has(self.sharing) || ("
+    "(!has(self.sharing.namespaces) || size(self.sharing.namespaces) == 0) && "
+    "(!has(self.sharing.labels) || size(self.sharing.labels) == 0) && "
+    "(!has(self.sharing.monthlyCost) || self.sharing.monthlyCost.matches('^0+(\\\\.0+)?$')))"
+)
+
+
+def namespaced_rules() -> dict[str, Any]:
+    """Admission rules of a namespaced CostReport: it sees its own namespace only."""
+    return {
+        "x-kubernetes-validations": [
+            {
+                "rule": NO_SHARING_RULE,
+                "message": "spec.sharing is only allowed in a ClusterCostReport: sharing folds "
+                "other namespaces' costs into this report",
+                "fieldPath": ".sharing",
+            }
+        ]
+    }
+
+
 def status_schema() -> dict[str, Any]:
     """Every field the operator writes to status."""
-    money = {
-        k: _s(f"{k} cost.")
-        for k in ("cpu", "ram", "gpu", "pv", "network", "loadBalancer", "shared", "idle", "total")
+    resources = {
+        "cpu": "CPU",
+        "ram": "memory (RAM)",
+        "gpu": "GPU",
+        "pv": "persistent-volume",
+        "network": "network egress",
+        "loadBalancer": "load-balancer",
+        "shared": "shared (distributed from shared namespaces, labels or a fixed amount)",
+        "idle": "idle (unallocated node)",
+        "total": "total",
     }
-    row = {
-        k: _s(k)
-        for k in ("name", "totalCost", "cpuCost", "ramCost", "gpuCost", "pvCost", "sharedCost")
+    money = {
+        k: _s(f"The report's {text} cost, a decimal string in status.currency.")
+        for k, text in resources.items()
+    }
+    row = {"name": _s("The row's name: its aggregation key values joined by '/'.")} | {
+        f"{k}Cost": _s(f"The row's {resources[k]} cost, a decimal string.")
+        for k in ("total", "cpu", "ram", "gpu", "pv", "shared")
     }
     return {
         "type": "object",
@@ -231,8 +264,14 @@ def status_schema() -> dict[str, Any]:
             },
             "totalDisplay": _s("Total with currency (printer column)."),
             "idleDisplay": _s("Idle with currency (printer column)."),
-            "idleHandling": _s("How idle was handled (idle-handling-declared)."),
-            "sharingPolicy": _s("Which sharing rules applied (shared-cost-explicit)."),
+            "idleHandling": _s(
+                "How idle cost was handled: excluded, separate or shared-weighted (see the "
+                "README's idle table), and whether by node."
+            ),
+            "sharingPolicy": _s(
+                "Which shared-cost rules applied: none, or namespaces, labels, monthly cost "
+                "and split."
+            ),
             "topRows": {
                 "type": "array",
                 "maxItems": 100,
@@ -287,7 +326,8 @@ def crd(kind: str) -> dict[str, Any]:
                 "listKind": f"{kind}List",
                 "plural": plural,
                 "singular": kind.lower(),
-                "shortNames": ["cr", "costrep"] if namespaced else ["ccr"],
+                # Not `cr`: cert-manager's CertificateRequest has it.
+                "shortNames": ["costrep"] if namespaced else ["ccostrep"],
                 "categories": ["costreport"],
             },
             "versions": [
@@ -306,7 +346,9 @@ def crd(kind: str) -> dict[str, Any]:
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},
                                 "metadata": {"type": "object"},
-                                "spec": spec_schema(),
+                                "spec": spec_schema() | namespaced_rules()
+                                if namespaced
+                                else spec_schema(),
                                 "status": status_schema(),
                             },
                         }
