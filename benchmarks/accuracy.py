@@ -83,7 +83,7 @@ def simulation(
     sim = SimCluster(start=START, end=START + span, scrape=30.0, state_started=state_started)
     sim.nodes = [
         SimNode("c1", "n1", START, START + span, 64, 256, "m5.16xlarge", 0.04, 0.005),
-        SimNode("c1", "s1", START, START + span, 64, 256, "m5.16xlarge", 0.012, 0.0015, True),
+        SimNode("c1", "s1", START, START + span, 64, 256, "m5.16xlarge", 0.012, 0.0015, spot=True),
     ]
     index: dict[str, tuple[str, str]] = {}
     main = [SimContainer("main", 0.5, 0.2, 0.5, 0.25)]
@@ -108,7 +108,7 @@ def simulation(
             index[name] = (label, "delayed")
     for label, seconds in durations.items():
         for i in range(phases):
-            for kind in KINDS:
+            for kind in ("timestamped", "vanished"):
                 start = START + 600 + rng.uniform(0, 86400)
                 extra = rng.uniform(0, 29) if kind == "vanished" else 0.0
                 name = f"{kind[0]}-{label}-{i}"
@@ -143,7 +143,8 @@ async def measure(
         aggregate=("pod",),
         resolution=parse_duration(resolution, parameter="resolution"),
     )
-    pricing = PricingConfig(instanceTypes={"m5.16xlarge": InstancePrice(cpu=0.04, ram=0.005)})
+    prices = InstancePrice(cpu=0.04, ram=0.005, spotCPU=0.012, spotRAM=0.0015)
+    pricing = PricingConfig(instanceTypes={"m5.16xlarge": prices})
     source = PrometheusSource(
         PrometheusConfig(url, scrape_interval_seconds=sim.scrape, timeout_seconds=300), pricing
     )
