@@ -64,6 +64,11 @@ class Window:
         """Whether the window reaches past `now` (its data can still change)."""
         return self.end > now
 
+    @classmethod
+    def from_timestamps(cls, start: float, end: float) -> Window:
+        """A UTC window from unix seconds."""
+        return cls(datetime.fromtimestamp(start, tz=UTC), datetime.fromtimestamp(end, tz=UTC))
+
     def to_json(self) -> dict[str, str]:
         """RFC3339 bounds in the window's own zone (`Z` for UTC)."""
         return {"start": _rfc3339(self.start), "end": _rfc3339(self.end)}

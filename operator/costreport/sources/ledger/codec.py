@@ -1,0 +1,392 @@
+"""`ClusterData` ↔ the ledger's Arrow tables.
+
+`encode` turns one closed piece (an hour, already clipped) into one set of tables per cluster;
+`decode` turns the tables of any number of partitions (concatenated) back into one
+`ClusterData`, identifying pods, containers, nodes, volumes and load balancers across
+partitions with vectorised keys, so reading 30 days costs little Python per row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from costreport.model.allocation import AllocationSetRange
+from costreport.model.cluster import (
+    USAGE_FLOAT_COLUMNS,
+    ClusterData,
+    Container,
+    LoadBalancer,
+    NetworkPrices,
+    Node,
+    PersistentVolume,
+    Pod,
+    UsageSegments,
+    VolumeMount,
+)
+from costreport.model.window import Window
+from costreport.sources.ledger.pieces import _merge_nodes, _merge_volumes, _weighted
+from costreport.sources.ledger.schema import TABLES
+
+SEP = "\x1f"
+"""Joins key parts (never part of a Kubernetes name, label or uid)."""
+
+
+def _table(name: str, rows: Mapping[str, Sequence[Any]]) -> pa.Table:
+    schema = TABLES[name]
+    return pa.Table.from_pydict({f.name: rows.get(f.name, []) for f in schema}, schema=schema)
+
+
+def _labels(mapping: Mapping[str, str]) -> list[tuple[str, str]]:
+    return sorted(mapping.items())
+
+
+def encode(
+    data: ClusterData, start: float, end: float, allocations: AllocationSetRange | None = None
+) -> dict[str, dict[str, pa.Table]]:
+    """Tables per cluster for one clipped piece covering [start, end)."""
+    pods = data.pods
+    tables: dict[str, pa.Table] = {}
+    tables["pods"] = _table(
+        "pods",
+        {
+            "cluster": [p.cluster for p in pods],
+            "namespace": [p.namespace for p in pods],
+            "pod": [p.name for p in pods],
+            "uid": [p.uid for p in pods],
+            "node": [p.node for p in pods],
+            "controller_kind": [p.controller_kind for p in pods],
+            "controller_name": [p.controller_name for p in pods],
+            "provider_id": [p.provider_id for p in pods],
+            "labels": [_labels(p.labels) for p in pods],
+            "annotations": [_labels(p.annotations) for p in pods],
+            "services": [list(p.services) for p in pods],
+        },
+    )
+    u = data.usage
+    pod_of_container = np.fromiter((c.pod for c in data.containers), np.int64, len(data.containers))
+    seg_pod = pod_of_container[u.container] if len(u) else np.zeros(0, np.int64)
+    columns: dict[str, Any] = {
+        "cluster": [pods[i].cluster for i in seg_pod.tolist()],
+        "namespace": [pods[i].namespace for i in seg_pod.tolist()],
+        "pod": [pods[i].name for i in seg_pod.tolist()],
+        "uid": [pods[i].uid for i in seg_pod.tolist()],
+        "container": [data.containers[c].name for c in u.container.tolist()],
+    }
+    for name in USAGE_FLOAT_COLUMNS:
+        columns[name] = getattr(u, name)
+    tables["segments"] = _table("segments", columns)
+    tables["nodes"] = _table(
+        "nodes",
+        {
+            **{
+                f: [getattr(n, f) for n in data.nodes]
+                for f in (
+                    "cluster",
+                    "name",
+                    "start",
+                    "end",
+                    "cpu_cores",
+                    "ram_bytes",
+                    "cpu_price",
+                    "ram_price",
+                    "gpu_count",
+                    "gpu_price",
+                    "cpu_allocatable",
+                    "ram_allocatable",
+                    "discount",
+                    "spot",
+                    "instance_type",
+                    "provider_id",
+                    "provider",
+                )
+            },
+            "labels": [_labels(n.labels) for n in data.nodes],
+        },
+    )
+    tables["volumes"] = _table(
+        "volumes",
+        {
+            f: [getattr(v, f) for v in data.volumes]
+            for f in (
+                "cluster",
+                "name",
+                "start",
+                "end",
+                "bytes",
+                "price_gib_hour",
+                "storage_class",
+                "provider_id",
+                "claim_namespace",
+                "claim_name",
+                "claim_bytes",
+            )
+        },
+    )
+    tables["mounts"] = _table(
+        "mounts",
+        {
+            "cluster": [pods[m.pod].cluster for m in data.mounts],
+            "namespace": [pods[m.pod].namespace for m in data.mounts],
+            "pod": [pods[m.pod].name for m in data.mounts],
+            "uid": [pods[m.pod].uid for m in data.mounts],
+            "claim_namespace": [m.claim_namespace for m in data.mounts],
+            "claim_name": [m.claim_name for m in data.mounts],
+        },
+    )
+    lbs = data.load_balancers
+    tables["load_balancers"] = _table(
+        "load_balancers",
+        {
+            **{
+                f: [getattr(lb, f) for lb in lbs]
+                for f in ("cluster", "namespace", "service", "start", "end", "price_hour", "ip")
+            },
+            "private": [lb.private for lb in lbs],
+            "pods": [
+                [
+                    {"namespace": pods[i].namespace, "name": pods[i].name, "uid": pods[i].uid}
+                    for i in lb.pods
+                ]
+                for lb in lbs
+            ],
+        },
+    )
+    keys = sorted(set(data.namespace_labels) | set(data.namespace_annotations))
+    tables["namespaces"] = _table(
+        "namespaces",
+        {
+            "cluster": [c for c, _ in keys],
+            "namespace": [n for _, n in keys],
+            "labels": [_labels(data.namespace_labels.get(k, {})) for k in keys],
+            "annotations": [_labels(data.namespace_annotations.get(k, {})) for k in keys],
+        },
+    )
+    tables["allocations"] = _allocations(allocations, start, end)
+    clusters = sorted(
+        {p.cluster for p in pods}
+        | {n.cluster for n in data.nodes}
+        | set(data.cluster_management_hourly)
+    )
+    coverage = data.coverage
+    tables["cluster"] = _table(
+        "cluster",
+        {
+            "cluster": clusters,
+            "start": [start] * len(clusters),
+            "end": [end] * len(clusters),
+            "coverage_start": [coverage[0] if coverage else None] * len(clusters),
+            "coverage_end": [coverage[1] if coverage else None] * len(clusters),
+            "cluster_management_hourly": [
+                data.cluster_management_hourly.get(c, 0.0) for c in clusters
+            ],
+            "egress_zone_price": [
+                data.network_prices.get(c, NetworkPrices()).zone for c in clusters
+            ],
+            "egress_region_price": [
+                data.network_prices.get(c, NetworkPrices()).region for c in clusters
+            ],
+            "egress_internet_price": [
+                data.network_prices.get(c, NetworkPrices()).internet for c in clusters
+            ],
+            "fallback_cpu_price": [data.fallback_prices[0]] * len(clusters),
+            "fallback_ram_price": [data.fallback_prices[1]] * len(clusters),
+            "fallback_gpu_price": [data.fallback_prices[2]] * len(clusters),
+            "currency": [data.currency] * len(clusters),
+            "warnings": [list(data.warnings)] * len(clusters),
+        },
+    )
+    out: dict[str, dict[str, pa.Table]] = {}
+    for cluster in clusters:
+        out[cluster] = {
+            name: table.filter(pc.equal(table["cluster"], cluster))
+            for name, table in tables.items()
+        }
+    return out
+
+
+def _allocations(result: AllocationSetRange | None, start: float, end: float) -> pa.Table:
+    """Per-container costs of the hour, for SQL engines (DuckDB, Athena, BigQuery)."""
+    rows: dict[str, list[Any]] = defaultdict(list)
+    for s in result.sets if result is not None else []:
+        for i in range(len(s)):
+            props = s.properties[i]
+            rows["cluster"].append(str(props.get("cluster", "")))
+            rows["namespace"].append(str(props.get("namespace", "")))
+            rows["pod"].append(str(props.get("pod", "")))
+            rows["container"].append(str(props.get("container", "")))
+            rows["node"].append(str(props.get("node", "")))
+            rows["controller_kind"].append(str(props.get("controllerKind", "")))
+            rows["controller"].append(str(props.get("controller", "")))
+            rows["start"].append(start)
+            rows["end"].append(end)
+            c = s.columns
+            for column, field in (
+                ("cpu_core_hours", "cpuCoreHours"),
+                ("ram_byte_hours", "ramByteHours"),
+                ("gpu_hours", "gpuHours"),
+                ("cpu_cost", "cpuCost"),
+                ("ram_cost", "ramCost"),
+                ("gpu_cost", "gpuCost"),
+                ("pv_cost", "pvCost"),
+                ("network_cost", "networkCost"),
+                ("load_balancer_cost", "loadBalancerCost"),
+                ("total_cost", "totalCost"),
+            ):
+                rows[column].append(float(c[field][i]))
+    return _table("allocations", rows)
+
+
+def _key(table: pa.Table, *names: str) -> pa.Array:
+    """One string key per row joining the named columns."""
+    parts = [pc.cast(table[n], pa.string()) for n in names]
+    return pc.binary_join_element_wise(*parts, SEP)
+
+
+def _last_rows(keys: pa.Array) -> tuple[list[str], np.ndarray]:
+    """Unique keys in order of first appearance, and the row of each key's last appearance."""
+    values = keys.to_pylist()
+    last: dict[str, int] = {}
+    for i, k in enumerate(values):
+        last[k] = i
+    return list(last), np.fromiter(last.values(), np.int64, len(last))
+
+
+def decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
+    """One `ClusterData` from the concatenated tables of any partitions."""
+    pods_t = tables["pods"]
+    pod_keys, pod_rows = _last_rows(_key(pods_t, "cluster", "namespace", "pod", "uid"))
+    picked = pods_t.take(pa.array(pod_rows)).to_pylist() if len(pod_rows) else []
+    pods = [
+        Pod(
+            r["cluster"],
+            r["namespace"],
+            r["pod"],
+            r["node"],
+            r["controller_kind"],
+            r["controller_name"],
+            dict(r["labels"] or []),
+            dict(r["annotations"] or []),
+            tuple(r["services"] or ()),
+            r["provider_id"],
+            r["uid"],
+        )
+        for r in picked
+    ]
+    index_of_pod = {k: i for i, k in enumerate(pod_keys)}
+    pod_key_array = pa.array(pod_keys, pa.string())
+
+    seg = tables["segments"]
+    seg_pod = pc.index_in(_key(seg, "cluster", "namespace", "pod", "uid"), pod_key_array)
+    seg_pod_np = np.asarray(seg_pod.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    if (seg_pod_np < 0).any():
+        raise ValueError("the ledger holds segments of pods it has no record of")
+    container_key = pc.binary_join_element_wise(
+        pc.cast(pa.array(seg_pod_np), pa.string()), seg["container"], SEP
+    )
+    unique_containers = pc.unique(container_key)
+    seg_container = np.asarray(
+        pc.index_in(container_key, unique_containers).to_numpy(zero_copy_only=False), np.int64
+    )
+    containers = []
+    for key in unique_containers.to_pylist():
+        pod_text, _, name = key.partition(SEP)
+        containers.append(Container(int(pod_text), name))
+    usage = UsageSegments(
+        container=seg_container,
+        **{
+            name: np.asarray(seg[name].to_numpy(zero_copy_only=False), np.float64)
+            for name in USAGE_FLOAT_COLUMNS
+        },
+    )
+
+    node_groups: dict[tuple[str, str], list[Node]] = defaultdict(list)
+    for r in tables["nodes"].to_pylist():
+        labels = dict(r.pop("labels") or [])
+        node_groups[(r["cluster"], r["name"])].append(Node(**r, labels=labels))
+    volume_groups: dict[tuple[str, str], list[PersistentVolume]] = defaultdict(list)
+    for r in tables["volumes"].to_pylist():
+        volume_groups[(r["cluster"], r["name"])].append(PersistentVolume(**r))
+    mounts: dict[tuple[int, str, str], VolumeMount] = {}
+    for r in tables["mounts"].to_pylist():
+        pod = index_of_pod.get(SEP.join((r["cluster"], r["namespace"], r["pod"], r["uid"])))
+        if pod is not None:
+            mounts[(pod, r["claim_namespace"], r["claim_name"])] = VolumeMount(
+                pod, r["claim_namespace"], r["claim_name"]
+            )
+    lb_groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in tables["load_balancers"].to_pylist():
+        lb_groups[(r["cluster"], r["namespace"], r["service"])].append(r)
+    balancers = []
+    for (cluster, namespace, service), entries in lb_groups.items():
+        members = {
+            index_of_pod[k]
+            for e in entries
+            for p in e["pods"] or []
+            if (k := SEP.join((cluster, p["namespace"], p["name"], p["uid"]))) in index_of_pod
+        }
+        last = entries[-1]
+        balancers.append(
+            LoadBalancer(
+                cluster,
+                namespace,
+                service,
+                min(e["start"] for e in entries),
+                max(e["end"] for e in entries),
+                _weighted([(e["price_hour"], e["end"] - e["start"]) for e in entries]),
+                last["ip"],
+                last["private"],
+                tuple(sorted(members)),
+            )
+        )
+    namespace_labels: dict[tuple[str, str], dict[str, str]] = {}
+    namespace_annotations: dict[tuple[str, str], dict[str, str]] = {}
+    for r in tables["namespaces"].to_pylist():
+        key = (r["cluster"], r["namespace"])
+        if r["labels"]:
+            namespace_labels[key] = dict(r["labels"])
+        if r["annotations"]:
+            namespace_annotations[key] = dict(r["annotations"])
+    management: dict[str, float] = {}
+    network: dict[str, NetworkPrices] = {}
+    warnings: list[str] = []
+    starts: list[float] = []
+    ends: list[float] = []
+    fallback = (0.031611, 0.004237, 0.95)
+    currency = "USD"
+    for r in sorted(tables["cluster"].to_pylist(), key=lambda r: r["start"]):
+        management[r["cluster"]] = r["cluster_management_hourly"]
+        network[r["cluster"]] = NetworkPrices(
+            r["egress_zone_price"], r["egress_region_price"], r["egress_internet_price"]
+        )
+        fallback = (r["fallback_cpu_price"], r["fallback_ram_price"], r["fallback_gpu_price"])
+        currency = r["currency"]
+        for w in r["warnings"] or []:
+            if w not in warnings:
+                warnings.append(w)
+        if r["coverage_start"] is not None:
+            starts.append(r["coverage_start"])
+            ends.append(r["coverage_end"])
+    return ClusterData(
+        window=window,
+        nodes=[_merge_nodes(v) for v in node_groups.values()],
+        pods=pods,
+        containers=containers,
+        usage=usage,
+        volumes=[_merge_volumes(v) for v in volume_groups.values()],
+        mounts=list(mounts.values()),
+        load_balancers=balancers,
+        cluster_management_hourly=management,
+        network_prices=network,
+        namespace_labels=namespace_labels,
+        namespace_annotations=namespace_annotations,
+        fallback_prices=fallback,
+        currency=currency,
+        warnings=warnings,
+        coverage=(min(starts), max(ends)) if starts else None,
+    )

@@ -1,0 +1,148 @@
+"""Reading the ledger as a `ClusterSource`, alone (a fleet) or in front of a live source.
+
+`LedgerSource` answers from committed partitions only. `HybridSource` answers the part of a
+window the ledger covers from it and only the rest (the open tail, or history from before the
+ledger) from the live source, and declares in `meta.source` which part came from where and
+the finest step the ledger part can be answered at (1 h, or 1 d over compacted days).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from costreport.model.cluster import ClusterData, ClusterSource
+from costreport.model.errors import SourceUnavailable
+from costreport.model.window import Window
+from costreport.sources.ledger.codec import decode
+from costreport.sources.ledger.pieces import clip, merge
+from costreport.sources.ledger.store import Commit, LedgerStore
+
+
+def _intervals(commits: list[Commit], start: float, end: float) -> list[tuple[float, float]]:
+    """The union of the commits' spans within [start, end), as sorted disjoint intervals."""
+    spans = sorted((max(c.start, start), min(c.end, end)) for c in commits)
+    out: list[tuple[float, float]] = []
+    for a, z in spans:
+        if z <= a:
+            continue
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], z))
+        else:
+            out.append((a, z))
+    return out
+
+
+def _gaps(
+    covered: list[tuple[float, float]], start: float, end: float
+) -> list[tuple[float, float]]:
+    gaps, cursor = [], start
+    for a, z in covered:
+        if a > cursor:
+            gaps.append((cursor, a))
+        cursor = max(cursor, z)
+    if cursor < end:
+        gaps.append((cursor, end))
+    return gaps
+
+
+class LedgerSource:
+    """The ledger's committed partitions as a `ClusterSource` (every cluster in it)."""
+
+    name = "ledger"
+
+    def __init__(self, store: LedgerStore) -> None:
+        self.store = store
+
+    def overlapping(self, window: Window) -> list[Commit]:
+        """Committed partitions overlapping the window."""
+        a, z = window.start_ts, window.end_ts
+        return [c for c in self.store.commits() if c.start < z and c.end > a]
+
+    async def read(self, window: Window, commits: list[Commit]) -> ClusterData:
+        """The partitions' data as one `ClusterData` over `window`."""
+        tables = await asyncio.to_thread(self.store.read, commits)
+        data = await asyncio.to_thread(decode, tables, window)
+        grains = {c.grain for c in commits}
+        span = _intervals(commits, window.start_ts, window.end_ts)
+        data.notes = {
+            "ledger": [Window.from_timestamps(a, z).to_json() for a, z in span],
+            "finestStep": "1d" if "day" in grains else "1h",
+        }
+        return data
+
+    async def cluster_data(
+        self, window: Window, *, resolution_seconds: float, step_seconds: float | None = None
+    ) -> ClusterData:
+        """What the ledger holds for the window (nothing at all is a source error)."""
+        commits = await asyncio.to_thread(self.overlapping, window)
+        if not commits:
+            raise SourceUnavailable(
+                f"the ledger {self.store.url} holds no closed hour in "
+                f"{window.to_json()['start']} → {window.to_json()['end']}"
+            )
+        return await self.read(window, commits)
+
+    async def check(self) -> None:
+        """Ready when the ledger can be listed."""
+        await asyncio.to_thread(self.store.commits)
+
+
+class HybridSource:
+    """The ledger for what it covers, the live source for the rest."""
+
+    def __init__(self, store: LedgerStore, live: ClusterSource) -> None:
+        self.ledger = LedgerSource(store)
+        self.live = live
+        self.name = f"ledger+{live.name}"
+
+    async def cluster_data(
+        self, window: Window, *, resolution_seconds: float, step_seconds: float | None = None
+    ) -> ClusterData:
+        """Ledger hours plus live data for the gaps; a failing live tail only warns."""
+        a, z = window.start_ts, window.end_ts
+        commits = await asyncio.to_thread(self.ledger.overlapping, window)
+        covered = _intervals(commits, a, z)
+        pieces: list[ClusterData] = []
+        notes: dict[str, object] = {"ledger": [], "live": []}
+        if commits:
+            stored = await self.ledger.read(window, commits)
+            notes.update(stored.notes)
+            pieces.append(stored)
+        last_closed = max((c.end for c in commits), default=a)
+        warnings: list[str] = []
+        live_spans = []
+        for gap_start, gap_end in _gaps(covered, a, z):
+            part = Window.from_timestamps(gap_start, gap_end)
+            try:
+                data = await self.live.cluster_data(
+                    part, resolution_seconds=resolution_seconds, step_seconds=step_seconds
+                )
+            except SourceUnavailable as error:
+                if commits and gap_start >= last_closed:
+                    warnings.append(
+                        f"the live source failed for the open tail {part.to_json()['start']} → "
+                        f"{part.to_json()['end']} (answered from the ledger up to there): "
+                        f"{error.reason}"
+                    )
+                    continue
+                raise
+            pieces.append(clip(data, gap_start, gap_end))
+            live_spans.append(part.to_json())
+        notes["live"] = live_spans
+        if not pieces:
+            raise SourceUnavailable("neither the ledger nor the live source has this window")
+        result = merge(pieces, window) if len(pieces) > 1 else pieces[0]
+        result.window = window
+        result.warnings = [*result.warnings, *warnings]
+        result.notes = {**result.notes, **notes}
+        return result
+
+    async def check(self) -> None:
+        """Ready when the ledger can be listed (the live source may come later)."""
+        await self.ledger.check()
+
+    async def close(self) -> None:
+        """Close the live source's connections."""
+        close = getattr(self.live, "close", None)
+        if close is not None:
+            await close()

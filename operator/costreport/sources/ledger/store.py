@@ -1,0 +1,251 @@
+"""Where the ledger lives: a directory or a bucket, laid out as Hive partitions, with commits.
+
+Layout under the ledger's URL (a local path, `file://`, `s3://`, `gs://` or `az://` through
+`pyarrow.fs`):
+
+    cluster=<id>/date=YYYY-MM-DD/part=hHH/<table>.parquet     one closed hour
+    cluster=<id>/date=YYYY-MM-DD/part=day/<table>.parquet     a compacted day
+    _commits/cluster=<id>/YYYY-MM-DDTHH.json                   an hour's commit marker
+    _commits/cluster=<id>/YYYY-MM-DD.json                      a compacted day's marker
+
+A partition is visible only once its marker exists, and the marker is written after every
+file of the partition: a crash in between leaves files no reader looks at, and the retry
+writes the same paths again (every path is a function of cluster, hour and table), so an hour
+is never lost and never doubled. Each file is written atomically (a temporary name then a
+rename on a local disk; a single upload on object storage).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from costreport.model.errors import InvalidParameter, SourceUnavailable
+from costreport.sources.ledger.schema import SCHEMA_VERSION, TABLES
+
+HOUR = 3600.0
+DAY = 86400.0
+READ_THREADS = 8
+"""Files read in parallel (pyarrow releases the GIL while reading)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One visible partition: a closed hour or a compacted day of one cluster."""
+
+    cluster: str
+    start: float
+    end: float
+    grain: str  # "hour" or "day"
+    files: Mapping[str, str]
+    rows: Mapping[str, int]
+    marker: str
+
+
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
+
+
+def _hour(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H")
+
+
+class LedgerStore:
+    """Reads and writes ledger partitions on a `pyarrow.fs` filesystem."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            if "://" not in url or url.startswith("file://"):
+                local = urlsplit(url).path if url.startswith("file://") else url
+                self.fs: pafs.FileSystem = pafs.LocalFileSystem()
+                self.root = os.path.abspath(local)
+                os.makedirs(self.root, exist_ok=True)
+            else:
+                self.fs, self.root = pafs.FileSystem.from_uri(url)
+        except (OSError, ValueError, pa.ArrowException) as error:
+            raise InvalidParameter(
+                "ledger", url, f"a directory or s3://, gs://, az:// URL pyarrow can open ({error})"
+            ) from None
+        self.local = isinstance(self.fs, pafs.LocalFileSystem)
+
+    # -- paths ------------------------------------------------------------------------
+    def _path(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def partition_dir(self, cluster: str, start: float, grain: str) -> str:
+        """Relative directory of an hour's or a day's files."""
+        part = "day" if grain == "day" else f"h{datetime.fromtimestamp(start, tz=UTC):%H}"
+        return f"cluster={cluster}/date={_day(start)}/part={part}"
+
+    def marker_name(self, cluster: str, start: float, grain: str) -> str:
+        """Relative path of a partition's commit marker."""
+        stamp = _day(start) if grain == "day" else _hour(start)
+        return f"_commits/cluster={cluster}/{stamp}.json"
+
+    # -- writing ----------------------------------------------------------------------
+    def _write_bytes(self, relative: str, data: bytes) -> None:
+        path = self._path(relative)
+        directory = path.rsplit("/", 1)[0]
+        try:
+            self.fs.create_dir(directory, recursive=True)
+            if self.local:
+                temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+                with self.fs.open_output_stream(temporary) as out:
+                    out.write(data)
+                self.fs.move(temporary, path)
+            else:
+                with self.fs.open_output_stream(path) as out:
+                    out.write(data)
+        except (OSError, pa.ArrowException) as error:
+            raise SourceUnavailable(
+                f"ledger {self.url}: cannot write {relative}: {error}"
+            ) from None
+
+    def write_partition(
+        self,
+        cluster: str,
+        start: float,
+        end: float,
+        grain: str,
+        tables: Mapping[str, pa.Table],
+        hook: Any = None,
+    ) -> Commit:
+        """Write a partition's files, then its marker (the moment it becomes visible).
+
+        `hook`, when given, is called between the files and the marker (crash tests).
+        """
+        directory = self.partition_dir(cluster, start, grain)
+        files: dict[str, str] = {}
+        rows: dict[str, int] = {}
+        for name, table in tables.items():
+            sink = io.BytesIO()
+            pq.write_table(table.cast(TABLES[name]), sink, compression="zstd")
+            files[name] = f"{directory}/{name}.parquet"
+            rows[name] = table.num_rows
+            self._write_bytes(files[name], sink.getvalue())
+        if hook is not None:
+            hook()
+        marker = self.marker_name(cluster, start, grain)
+        body = {
+            "schemaVersion": SCHEMA_VERSION,
+            "cluster": cluster,
+            "start": start,
+            "end": end,
+            "grain": grain,
+            "files": files,
+            "rows": rows,
+            "written": datetime.now(tz=UTC).isoformat(),
+        }
+        self._write_bytes(marker, json.dumps(body, sort_keys=True).encode())
+        return Commit(cluster, start, end, grain, files, rows, marker)
+
+    def delete(self, relatives: Iterable[str]) -> None:
+        """Delete files (absent is fine)."""
+        for relative in relatives:
+            try:
+                self.fs.delete_file(self._path(relative))
+            except (FileNotFoundError, OSError):
+                continue
+
+    # -- reading ----------------------------------------------------------------------
+    def clusters(self) -> list[str]:
+        """Every cluster with at least one commit."""
+        try:
+            infos = self.fs.get_file_info(pafs.FileSelector(self._path("_commits"), True))
+        except (OSError, pa.ArrowException) as error:
+            raise SourceUnavailable(f"ledger {self.url}: cannot list commits: {error}") from None
+        names = {i.path.rsplit("/", 2)[-2] for i in infos if i.path.endswith(".json")}
+        return sorted(n.removeprefix("cluster=") for n in names if n.startswith("cluster="))
+
+    def commits(self, cluster: str | None = None) -> list[Commit]:
+        """Visible partitions (a compacted day hides the hour markers it replaced)."""
+        try:
+            infos = self.fs.get_file_info(
+                pafs.FileSelector(self._path("_commits"), allow_not_found=True, recursive=True)
+            )
+        except (OSError, pa.ArrowException) as error:
+            raise SourceUnavailable(f"ledger {self.url}: cannot list commits: {error}") from None
+        paths = sorted(
+            i.path
+            for i in infos
+            if i.path.endswith(".json") and (cluster is None or f"/cluster={cluster}/" in i.path)
+        )
+        with ThreadPoolExecutor(READ_THREADS) as pool:
+            commits = [c for c in pool.map(self._read_marker, paths) if c is not None]
+        days = {(c.cluster, c.start) for c in commits if c.grain == "day"}
+        return sorted(
+            (
+                c
+                for c in commits
+                if c.grain == "day" or (c.cluster, c.start - c.start % DAY) not in days
+            ),
+            key=lambda c: (c.cluster, c.start),
+        )
+
+    def _read_marker(self, path: str) -> Commit | None:
+        try:
+            with self.fs.open_input_stream(path) as handle:
+                body = json.loads(handle.read())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, pa.ArrowException) as error:
+            raise SourceUnavailable(
+                f"ledger {self.url}: unreadable marker {path}: {error}"
+            ) from None
+        if body.get("schemaVersion") != SCHEMA_VERSION:
+            raise SourceUnavailable(
+                f"ledger {self.url}: {path} has schema version {body.get('schemaVersion')}; "
+                f"this costreport reads version {SCHEMA_VERSION}"
+            )
+        relative = path[len(self.root.rstrip("/")) + 1 :]
+        return Commit(
+            body["cluster"],
+            float(body["start"]),
+            float(body["end"]),
+            body["grain"],
+            body["files"],
+            body["rows"],
+            relative,
+        )
+
+    def read(self, commits: Iterable[Commit]) -> dict[str, pa.Table]:
+        """Every table of the given partitions, concatenated table by table."""
+        jobs = [(name, c.files[name]) for c in commits for name in TABLES if name in c.files]
+        with ThreadPoolExecutor(READ_THREADS) as pool:
+            parts = list(pool.map(lambda job: (job[0], self._read_table(job[1])), jobs))
+        out: dict[str, list[pa.Table]] = {name: [] for name in TABLES}
+        for name, table in parts:
+            out[name].append(table)
+        return {
+            name: pa.concat_tables(tables) if tables else TABLES[name].empty_table()
+            for name, tables in out.items()
+        }
+
+    def _read_table(self, relative: str) -> pa.Table:
+        try:
+            return pq.read_table(self._path(relative), filesystem=self.fs)
+        except (OSError, pa.ArrowException) as error:
+            raise SourceUnavailable(f"ledger {self.url}: cannot read {relative}: {error}") from None
+
+    def size_bytes(self) -> int:
+        """Bytes of every file under the ledger's root."""
+        try:
+            infos = self.fs.get_file_info(
+                pafs.FileSelector(self.root, allow_not_found=True, recursive=True)
+            )
+        except (OSError, pa.ArrowException):
+            return 0
+        return sum(i.size or 0 for i in infos if i.type == pafs.FileType.File)
