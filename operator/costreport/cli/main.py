@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from costreport.cli import ledger
 from costreport.cli.options import build_parser, build_source, close_source, query_params
 from costreport.cli.render import allocation_csv, asset_csv, render_assets_table, render_table
 from costreport.cli.servers import check_port, run_operator, serve
@@ -95,6 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "operator":
             run_operator(args)
+            return 0
+        if args.command == "ledger":
+            if args.ledger_command == "status":
+                print(ledger.status(args), flush=True)
+            else:
+                rewrite = args.ledger_command == "repair"
+                print(asyncio.run(ledger.ingest(args, rewrite=rewrite)), flush=True)
             return 0
         if args.command == "demo" and not args.no_serve:
             check_port(getattr(args, "host", "127.0.0.1"), args.port)

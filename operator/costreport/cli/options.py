@@ -12,6 +12,7 @@ from costreport.engine.privacy import LabelPolicy, hashed_keys, parse_allow_list
 from costreport.model.cluster import ClusterSource
 from costreport.model.errors import InvalidParameter
 from costreport.model.pricing import load_pricing
+from costreport.sources.ledger import HybridSource, LedgerSource, LedgerStore
 from costreport.sources.prometheus import PrometheusConfig, PrometheusSource
 from costreport.sources.sample import SampleSource
 
@@ -27,9 +28,16 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("source")
     group.add_argument(
         "--source",
-        choices=["sample", "prometheus"],
+        choices=["sample", "prometheus", "none"],
         default=os.environ.get("SOURCE", "sample"),
-        help="where cluster data comes from (env SOURCE)",
+        help="where live cluster data comes from (env SOURCE); none: the ledger only",
+    )
+    group.add_argument(
+        "--ledger",
+        default=os.environ.get("COSTREPORT_LEDGER"),
+        metavar="URL",
+        help="the cost ledger: a directory, or s3://, gs://, az:// (env COSTREPORT_LEDGER); "
+        "closed hours are read from it, only the rest from the live source",
     )
     group.add_argument("--cluster", default="sample-cluster", help="cluster id of the sample")
     group.add_argument("--scale", type=float, default=1.0, help="sample pod-count multiplier")
@@ -138,7 +146,18 @@ MAX_SCALE = 400.0
 
 
 def build_source(args: argparse.Namespace) -> ClusterSource:
-    """The source the command-line options describe."""
+    """The source the options describe: the live one, behind the ledger when one is given."""
+    ledger = getattr(args, "ledger", None)
+    if args.source == "none":
+        if not ledger:
+            raise InvalidParameter("source", "none", "sample or prometheus, or give --ledger URL")
+        return LedgerSource(LedgerStore(ledger))
+    live = build_live_source(args)
+    return HybridSource(LedgerStore(ledger), live) if ledger else live
+
+
+def build_live_source(args: argparse.Namespace) -> ClusterSource:
+    """The live source the options describe (sample or Prometheus)."""
     pricing = load_pricing(args.pricing)
     if args.source == "prometheus":
         if not args.prometheus_url:
@@ -346,6 +365,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_api_arguments(serve)
     add_source_arguments(serve)
+
+    ledger = command("ledger", "the cost ledger: status, ingest closed hours, repair a range")
+    actions = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+    status = actions.add_parser(
+        "status", help="clusters, closed hours and size", formatter_class=_HelpFormatter
+    )
+    status.add_argument("--ledger", required=True, metavar="URL", help="the ledger")
+    ingest = actions.add_parser(
+        "ingest",
+        help="close every hour of the window that is not in the ledger yet",
+        formatter_class=_HelpFormatter,
+    )
+    ingest.add_argument(
+        "--window",
+        help="window to close (default: the last --ledger-backfill-days days)",
+    )
+    ingest.add_argument(
+        "--ledger-backfill-days", type=float, default=30.0, help="default range of ingest"
+    )
+    add_source_arguments(ingest)
+    repair = actions.add_parser(
+        "repair",
+        help="rewrite every hour of a range from the live source (late data, price changes)",
+        formatter_class=_HelpFormatter,
+    )
+    repair.add_argument("--from", dest="repair_from", required=True, help="RFC3339 or unix")
+    repair.add_argument("--to", dest="repair_to", required=True, help="RFC3339 or unix")
+    add_source_arguments(repair)
 
     op = command("operator", "run the CostReport operator (kopf)")
     op.add_argument(

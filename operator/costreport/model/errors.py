@@ -35,3 +35,11 @@ class SourceUnavailable(RuntimeError):
         self.reason = reason
         self.retry_after_seconds = retry_after_seconds
         super().__init__(reason)
+
+
+class NoData(SourceUnavailable):
+    """The source answered, but holds no data for the window (before its history, a gap).
+
+    Still a 503 / exit 3 when nothing else answers; a ledger in front of the source uses it
+    to tell "nothing there" (declare the coverage) from "down" (warn or fail).
+    """

@@ -694,8 +694,10 @@ class SampleSource:
         seed: int = 42,
         now: datetime | None = None,
         pricing: PricingConfig | None = None,
+        days: int = 30,
     ) -> None:
         moment = now or datetime.now(tz=UTC)
+        self.days = days
         self.now = moment.replace(second=0, microsecond=0)
         self.cluster, self.scale, self.seed, self.pricing = cluster, scale, seed, pricing
         self._data: ClusterData | None = None
@@ -709,6 +711,7 @@ class SampleSource:
                 scale=self.scale,
                 seed=self.seed,
                 pricing=self.pricing,
+                days=self.days,
             )
         return self._data
 

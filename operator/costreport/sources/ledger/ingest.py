@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from costreport.engine.allocation import compute_allocations
 from costreport.engine.privacy import LabelPolicy
 from costreport.model.cluster import ClusterSource
-from costreport.model.errors import SourceUnavailable
+from costreport.model.errors import NoData
 from costreport.model.query import AllocationQuery
 from costreport.model.window import Window
 from costreport.sources.ledger.codec import encode
@@ -82,11 +82,8 @@ async def close_hours(
         else:
             try:
                 written = await close_hour(live, store, hour, policy=policy, hook=hook)
-            except SourceUnavailable as error:
-                if "no kube-state-metrics" in error.reason or "no data" in error.reason:
-                    report.skipped_no_data.append(hour)
-                else:
-                    raise
+            except NoData:
+                report.skipped_no_data.append(hour)
             else:
                 if written:
                     report.written.append(hour)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from costreport.model.cluster import ClusterData, ClusterSource
-from costreport.model.errors import SourceUnavailable
+from costreport.model.errors import NoData, SourceUnavailable
 from costreport.model.window import Window
 from costreport.sources.ledger.codec import decode
 from costreport.sources.ledger.pieces import clip, merge
@@ -76,7 +76,7 @@ class LedgerSource:
         """What the ledger holds for the window (nothing at all is a source error)."""
         commits = await asyncio.to_thread(self.overlapping, window)
         if not commits:
-            raise SourceUnavailable(
+            raise NoData(
                 f"the ledger {self.store.url} holds no closed hour in "
                 f"{window.to_json()['start']} → {window.to_json()['end']}"
             )
@@ -117,6 +117,8 @@ class HybridSource:
                 data = await self.live.cluster_data(
                     part, resolution_seconds=resolution_seconds, step_seconds=step_seconds
                 )
+            except NoData:
+                continue  # nothing there: the coverage in meta says so
             except SourceUnavailable as error:
                 if commits and gap_start >= last_closed:
                     warnings.append(
@@ -130,7 +132,7 @@ class HybridSource:
             live_spans.append(part.to_json())
         notes["live"] = live_spans
         if not pieces:
-            raise SourceUnavailable("neither the ledger nor the live source has this window")
+            raise NoData("neither the ledger nor the live source has data for this window")
         result = merge(pieces, window) if len(pieces) > 1 else pieces[0]
         result.window = window
         result.warnings = [*result.warnings, *warnings]

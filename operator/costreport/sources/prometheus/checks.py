@@ -9,7 +9,7 @@ from costreport.model.cluster import (
     Node,
     UsageSegments,
 )
-from costreport.model.errors import SourceUnavailable
+from costreport.model.errors import NoData
 from costreport.model.window import Window
 
 
@@ -33,7 +33,7 @@ def missing_series(
     """
     span = f"{window.to_json()['start']} → {window.to_json()['end']}"
     if not has_nodes and not has_containers:
-        raise SourceUnavailable(
+        raise NoData(
             f"prometheus has no kube-state-metrics or cAdvisor data for {span} (no "
             "kube_node_info, kube_pod_info or kube_pod_container_status_running series): is "
             "kube-state-metrics scraped, and is the window within Prometheus' retention?"

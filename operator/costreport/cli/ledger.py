@@ -1,0 +1,92 @@
+"""`costreport ledger status|ingest|repair`: look after the cost ledger from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+
+from tqdm import tqdm
+
+from costreport.cli.options import build_live_source, close_source
+from costreport.model.allocation import format_time
+from costreport.model.errors import InvalidParameter
+from costreport.model.window import parse_window
+from costreport.sources.ledger import LedgerStore, close_hours, last_closable_hour
+
+
+def _store(args: argparse.Namespace) -> LedgerStore:
+    if not getattr(args, "ledger", None):
+        raise InvalidParameter("ledger", "", "the ledger's URL: a directory or s3://, gs://, az://")
+    return LedgerStore(args.ledger)
+
+
+def _moment(text: str, parameter: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidParameter(
+            parameter, text, "RFC3339 (2026-11-01T00:00:00Z) or unix seconds"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def status(args: argparse.Namespace) -> str:
+    """Clusters, partitions, first and last closed hour, lag and size."""
+    store = _store(args)
+    commits = store.commits()
+    now = datetime.now(tz=UTC).timestamp()
+    lines = [f"ledger {store.url} ({store.size_bytes() / 2**20:.1f} MiB)"]
+    if not commits:
+        return lines[0] + "\nno closed hour yet"
+    lines.append(f"{'CLUSTER':<24}{'HOURS':>8}{'DAYS':>6}  {'FIRST':<22}{'LAST CLOSED':<22}LAG")
+    for cluster in sorted({c.cluster for c in commits}):
+        mine = [c for c in commits if c.cluster == cluster]
+        grains = Counter(c.grain for c in mine)
+        last = max(c.end for c in mine)
+        lag = max(0.0, now - last) / 3600
+        lines.append(
+            f"{cluster:<24}{grains['hour']:>8}{grains['day']:>6}  "
+            f"{format_time(min(c.start for c in mine)):<22}{format_time(last):<22}{lag:.1f} h"
+        )
+    return "\n".join(lines)
+
+
+async def ingest(args: argparse.Namespace, *, rewrite: bool = False) -> str:
+    """Close hours from the live source (`repair`: rewrite them), with a progress bar."""
+    store = _store(args)
+    now = datetime.now(tz=UTC)
+    if rewrite:
+        start = _moment(args.repair_from, "from")
+        end = min(_moment(args.repair_to, "to"), last_closable_hour(now.timestamp()))
+    elif args.window:
+        window = parse_window(args.window, now=now, utc_offset=args.utc_offset)
+        start, end = window.start_ts, min(window.end_ts, last_closable_hour(now.timestamp()))
+    else:
+        end = last_closable_hour(now.timestamp())
+        start = end - args.ledger_backfill_days * 86400
+    live = build_live_source(args)
+    bar = tqdm(
+        total=0, unit="h", desc="closing hours", disable=not sys.stderr.isatty(), leave=False
+    )
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        report = await close_hours(live, store, start, end, rewrite=rewrite, progress=progress)
+    finally:
+        bar.close()
+        await close_source(live)
+    return (
+        f"{'rewrote' if rewrite else 'closed'} {len(report.written)} hours "
+        f"({report.hours_per_second:.2f} hours/s), {report.already} already in the ledger, "
+        f"{len(report.skipped_no_data)} without data; {format_time(start)} → {format_time(end)}"
+    )
