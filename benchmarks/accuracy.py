@@ -101,9 +101,10 @@ def simulation(
             index[name] = (label, "restarted")
             start = START + 600 + rng.uniform(0, 86400)
             name = f"d-{label}-{i}"
+            delay = rng.uniform(5, 60)  # the containers then run `seconds`
             sim.pods.append(
-                SimPod("c1", "bench", name, "n1", start, start + seconds, main, "Job",
-                       f"job-d-{label}-{i}", completed=True, delay=rng.uniform(5, 60))
+                SimPod("c1", "bench", name, "n1", start, start + delay + seconds, main, "Job",
+                       f"job-d-{label}-{i}", completed=True, delay=delay)
             )  # fmt: skip
             index[name] = (label, "delayed")
     for label, seconds in durations.items():
