@@ -102,6 +102,42 @@ class QueryStats(Collector):
             yield family
 
 
+class LedgerFigures(Collector):
+    """The ledger's freshness and size, per cluster, as of the last scrape."""
+
+    def __init__(self) -> None:
+        self.last_closed: dict[str, float] = {}
+        self.size_bytes: float | None = None
+        self.now = 0.0
+
+    def update(self, last_closed: dict[str, float], size_bytes: float, now: float) -> None:
+        """Record the latest commit per cluster and the ledger's size."""
+        self.last_closed, self.size_bytes, self.now = last_closed, size_bytes, now
+
+    def collect(self) -> Iterator[Metric]:
+        """`costreport_ledger_*` gauges (absent without a ledger)."""
+        if self.size_bytes is None:
+            return
+        closed = GaugeMetricFamily(
+            "costreport_ledger_last_closed_timestamp_seconds",
+            "End of the last hour closed into the ledger (unix seconds)",
+            labels=["cluster"],
+        )
+        lag = GaugeMetricFamily(
+            "costreport_ledger_lag_seconds",
+            "Seconds between now and the end of the last closed hour",
+            labels=["cluster"],
+        )
+        for cluster, end in sorted(self.last_closed.items()):
+            closed.add_metric([cluster], end)
+            lag.add_metric([cluster], max(0.0, self.now - end))
+        yield closed
+        yield lag
+        yield GaugeMetricFamily(
+            "costreport_ledger_bytes", "Bytes stored in the ledger", value=self.size_bytes
+        )
+
+
 NODE_LABELS = ["instance", "node", "instance_type", "region", "provider_id", "arch"]
 
 
@@ -195,5 +231,7 @@ class ApiMetrics:
         )
         self.stats = QueryStats()
         self.costs = CostMetrics()
+        self.ledger = LedgerFigures()
         self.registry.register(self.stats)
         self.registry.register(self.costs)
+        self.registry.register(self.ledger)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from importlib import resources
@@ -20,9 +21,19 @@ from costreport.model.errors import SourceUnavailable
 from costreport.model.window import (
     Window,
 )
+from costreport.sources.ledger import HybridSource, LedgerSource, LedgerStore
 from costreport.sources.service import query_allocations
 
 log = logging.getLogger("costreport.api")
+
+
+def ledger_store_of(source: object) -> LedgerStore | None:
+    """The ledger behind a source (ledger alone or in front of a live source), if any."""
+    if isinstance(source, LedgerSource):
+        return source.store
+    if isinstance(source, HybridSource):
+        return source.ledger.store
+    return None
 
 
 async def handle_metrics(request: web.Request) -> web.Response:
@@ -55,6 +66,18 @@ async def handle_metrics(request: web.Request) -> web.Response:
         log.warning(
             "cost metrics stale: source unavailable", extra={"context": {"reason": error.reason}}
         )
+    store = ledger_store_of(request.app[SOURCE_KEY])
+    if store is not None:
+        try:
+            commits = await asyncio.to_thread(store.commits)
+            size = await asyncio.to_thread(store.size_bytes)
+        except SourceUnavailable as error:
+            log.warning("ledger metrics stale", extra={"context": {"reason": error.reason}})
+        else:
+            last: dict[str, float] = {}
+            for commit in commits:
+                last[commit.cluster] = max(last.get(commit.cluster, 0.0), commit.end)
+            metrics.ledger.update(last, float(size), now.timestamp())
     body = generate_latest(metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

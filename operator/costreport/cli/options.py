@@ -404,6 +404,13 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--liveness-port", type=int, default=8080, help="kopf liveness endpoint")
     op.add_argument("--tick-seconds", type=float, default=30.0, help="scheduler tick")
     op.add_argument(
+        "--ledger-backfill-days",
+        type=float,
+        default=30.0,
+        help="with --ledger: on first start, close this many past days (as far as the live "
+        "source has data)",
+    )
+    op.add_argument(
         "--peering",
         metavar="NAME",
         help="kopf peering object (ClusterKopfPeering) for more than one replica; "

@@ -17,6 +17,7 @@ from costreport.cli.options import LOOPBACK, build_source, label_policy
 from costreport.engine.privacy import LabelPolicy
 from costreport.model.errors import InvalidParameter, SourceUnavailable
 from costreport.sources.kubernetes import KubeClient
+from costreport.sources.ledger import HybridSource
 
 
 def check_port(host: str, port: int) -> None:
@@ -47,12 +48,18 @@ def run_operator(args: argparse.Namespace) -> None:
             "no Kubernetes cluster: the operator runs in a pod (service account) or with "
             "KUBECONFIG set to a reachable cluster"
         )
+    source = build_source(args)
     memo = kopf.Memo(
-        source=build_source(args),
+        source=source,
         operator_namespace=os.environ.get("POD_NAMESPACE", "default"),
         tick_seconds=args.tick_seconds,
         policy=label_policy(args),
+        peering=args.peering,
     )
+    if isinstance(source, HybridSource):  # --ledger: the operator also closes hours into it
+        memo.ledger_store = source.ledger.store
+        memo.live = source.live
+        memo.backfill_days = args.ledger_backfill_days
     asyncio.run(
         kopf.operator(
             clusterwide=not args.namespace,

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 from typing import Any
 
 import kopf
 
+from costreport.controller.ledger import AlwaysLeader, LeaseElector, LedgerCloser
 from costreport.controller.scheduler import ReportScheduler
 from costreport.model.report import GROUP, VERSION
 from costreport.sources.kubernetes import KubeClient
@@ -40,16 +43,37 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         policy=memo.get("policy"),
     )
     memo.task = asyncio.create_task(memo.scheduler.run_forever(memo.tick_seconds))
+    store = memo.get("ledger_store")
+    if store is not None:
+        elector = (
+            LeaseElector(
+                memo.kube,
+                memo.operator_namespace,
+                f"{memo.peering}-ledger",
+                f"{socket.gethostname()}-{os.getpid()}",
+            )
+            if memo.get("peering")
+            else AlwaysLeader()
+        )
+        memo.closer = LedgerCloser(
+            store,
+            memo.live,
+            elector=elector,
+            backfill_days=memo.get("backfill_days", 30.0),
+            policy=memo.get("policy"),
+        )
+        memo.ledger_task = asyncio.create_task(memo.closer.run_forever())
 
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     """Cancel the scheduler and close the HTTP session."""
-    task = memo.get("task")
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    for name in ("task", "ledger_task"):
+        task = memo.get(name)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     kube = memo.get("kube")
     if kube is not None:
         await kube.close()

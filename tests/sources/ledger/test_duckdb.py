@@ -47,3 +47,21 @@ async def test_duckdb_reads_the_same_30_day_namespace_costs_as_the_api(
     ).fetchall()
     assert partitions == [(41,)]  # 40 days from 12:00 touch 41 dates
     assert timedelta(days=30).total_seconds() == end - start
+
+
+async def test_ledger_metrics(
+    forty_days: tuple[SampleSource, LedgerStore], aiohttp_client: Any
+) -> None:
+    _, store = forty_days
+    later = FORTY_NOW + timedelta(hours=2)
+    client = await aiohttp_client(create_app(LedgerSource(store), ApiSettings(clock=lambda: later)))
+    text = await (await client.get("/metrics")).text()
+    # 2026-11-08T12:00:00Z, as Prometheus' text format writes it
+    assert (
+        'costreport_ledger_last_closed_timestamp_seconds{cluster="sample-cluster"} 1.7941392e+09'
+        in text
+    )
+    assert FORTY_NOW.timestamp() == 1.7941392e09
+    assert 'costreport_ledger_lag_seconds{cluster="sample-cluster"} 7200.0' in text
+    size = next(x for x in text.splitlines() if x.startswith("costreport_ledger_bytes "))
+    assert float(size.split()[1]) == store.size_bytes() > 0

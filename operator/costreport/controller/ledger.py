@@ -1,0 +1,172 @@
+"""The operator's ledger task: close every finished hour, once, on one replica.
+
+Every `interval` seconds the leader closes the hours that ended at least the grace period
+ago and are not in the ledger yet: on first start that is a backfill bounded by
+`backfill_days` (as far as the live source has data), afterwards the hour that just ended.
+"Due" comes from the ledger's own commit markers, so a restart neither skips nor repeats an
+hour. With several replicas, a `coordination.k8s.io/v1` Lease elects the one that ingests
+(optimistic concurrency on the Lease's resourceVersion); standalone, the one replica always
+does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from costreport.engine.privacy import LabelPolicy
+from costreport.model.cluster import ClusterSource
+from costreport.model.errors import SourceUnavailable
+from costreport.sources.ledger import LedgerStore, close_hours, last_closable_hour
+from costreport.sources.ledger.ingest import IngestReport
+
+log = logging.getLogger("costreport.ledger")
+
+
+class Elector(Protocol):
+    """Decides whether this replica is the one that ingests."""
+
+    async def is_leader(self) -> bool:
+        """Whether this replica holds (or just took or renewed) leadership."""
+        ...
+
+
+class AlwaysLeader:
+    """A standalone operator: the only replica ingests."""
+
+    async def is_leader(self) -> bool:
+        """Always."""
+        return True
+
+
+class LeaseApi(Protocol):
+    """The Kubernetes calls a Lease needs (a `KubeClient`, or a fake in tests)."""
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        ok_missing: bool = False,
+    ) -> Any:
+        """An API call."""
+        ...
+
+
+def _micro(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse(text: str | None) -> float:
+    if not text:
+        return 0.0
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+class LeaseElector:
+    """Leadership through a Lease: take it when free or expired, renew it while holding it."""
+
+    def __init__(
+        self,
+        kube: LeaseApi,
+        namespace: str,
+        name: str,
+        identity: str,
+        *,
+        duration_seconds: int = 60,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.kube, self.identity, self.duration, self.clock = (
+            kube,
+            identity,
+            duration_seconds,
+            clock,
+        )
+        self.path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
+        self.collection = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+        self.name = name
+
+    async def is_leader(self) -> bool:
+        """Take or renew the Lease; False when another replica holds a live one or on error."""
+        now = self.clock()
+        spec = {
+            "holderIdentity": self.identity,
+            "leaseDurationSeconds": self.duration,
+            "renewTime": _micro(now),
+        }
+        try:
+            lease = await self.kube.request("GET", self.path, ok_missing=True)
+            if lease is None:
+                body = {
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {"name": self.name},
+                    "spec": {**spec, "acquireTime": _micro(now)},
+                }
+                await self.kube.request("POST", self.collection, body)
+                return True
+            held = lease.get("spec") or {}
+            holder = held.get("holderIdentity")
+            expires = _parse(held.get("renewTime")) + float(held.get("leaseDurationSeconds") or 0)
+            if holder not in (None, "", self.identity) and expires > now:
+                return False
+            if holder != self.identity:
+                spec["acquireTime"] = _micro(now)
+            lease["spec"] = {**held, **spec}
+            await self.kube.request("PUT", self.path, lease)  # fails on a resourceVersion race
+            return True
+        except Exception as error:  # never ingest twice: an unsure replica does not lead
+            log.warning("ledger lease not held", extra={"context": {"error": str(error)}})
+            return False
+
+
+class LedgerCloser:
+    """Closes due hours into the ledger from the live source."""
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        live: ClusterSource,
+        *,
+        elector: Elector | None = None,
+        backfill_days: float = 30.0,
+        policy: LabelPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store, self.live = store, live
+        self.elector = elector or AlwaysLeader()
+        self.backfill_days, self.policy, self.clock = backfill_days, policy, clock
+        self.last: IngestReport | None = None
+
+    async def tick(self) -> IngestReport | None:
+        """Close what is due if this replica leads; None when it does not."""
+        if not await self.elector.is_leader():
+            return None
+        end = last_closable_hour(self.clock())
+        commits = await asyncio.to_thread(self.store.commits)
+        last = max((c.end for c in commits), default=None)
+        start = last if last is not None else end - self.backfill_days * 86400
+        report = await close_hours(self.live, self.store, start, end, policy=self.policy)
+        self.last = report
+        if report.written:
+            log.info(
+                "ledger hours closed",
+                extra={"context": {"hours": len(report.written), "until": _micro(end)}},
+            )
+        return report
+
+    async def run_forever(self, interval_seconds: float = 60.0) -> None:
+        """Tick every `interval_seconds`; a failing source is retried at the next tick."""
+        while True:
+            try:
+                await self.tick()
+            except SourceUnavailable as error:
+                log.warning("ledger ingest failed", extra={"context": {"reason": error.reason}})
+            except Exception:
+                log.exception("ledger ingest failed")
+            await asyncio.sleep(interval_seconds)
