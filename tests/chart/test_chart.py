@@ -50,6 +50,7 @@ def test_every_rendered_manifest_is_valid_kubernetes(values: str | None) -> None
         "ClusterRoleBinding",
         "ConfigMap",
         "Deployment",
+        "PersistentVolumeClaim",  # the ledger
         "Service",
         "ServiceAccount",
     ]
@@ -222,3 +223,36 @@ def test_the_images_default_command_starts() -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@needs_helm
+def test_the_ledger_is_a_kept_volume_by_default_and_a_bucket_optionally() -> None:
+    docs = render()
+    [claim] = [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        assert "--ledger=/var/lib/costreport/ledger" in container["args"]
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        assert mounts["ledger"] == "/var/lib/costreport/ledger"
+    operator = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert "--ledger-backfill-days=30" in operator["args"]
+    bucket = render(
+        "--set", "ledger.url=s3://costs/fleet", "--set", "ledger.credentialsSecret=ledger-creds"
+    )
+    assert not [d for d in bucket if d["kind"] == "PersistentVolumeClaim"]
+    [deployment] = [d for d in bucket if d["kind"] == "Deployment"]
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        assert "--ledger=s3://costs/fleet" in container["args"]
+        assert container["envFrom"] == [{"secretRef": {"name": "ledger-creds"}}]
+    peered = render("--set", "operator.peering.enabled=true", "--set", "operator.replicas=2")
+    [lease] = [d for d in peered if d["kind"] == "Role" and d["metadata"]["name"].endswith("lease")]
+    assert lease["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "create", "update"],
+        }
+    ]
+    off = render("--set", "ledger.enabled=false")
+    assert not [d for d in off if d["kind"] == "PersistentVolumeClaim"]

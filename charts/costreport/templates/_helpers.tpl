@@ -24,4 +24,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - --prometheus-header={{ $k }}={{ $v }}
 {{- end }}
 - --log-format=json
+{{- if .Values.ledger.enabled }}
+- --ledger={{ include "costreport.ledgerUrl" . }}
+{{- end }}
+{{- end -}}
+
+{{- define "costreport.ledgerUrl" -}}
+{{- .Values.ledger.url | default "/var/lib/costreport/ledger" -}}
+{{- end -}}
+
+{{- define "costreport.ledgerVolume" -}}
+{{- if and .Values.ledger.enabled (not .Values.ledger.url) }}true{{ end -}}
 {{- end -}}
