@@ -14,6 +14,7 @@ from costreport.model.allocation import format_time
 from costreport.model.errors import InvalidParameter
 from costreport.model.window import parse_window
 from costreport.sources.ledger import LedgerStore, close_hours, last_closable_hour
+from costreport.sources.ledger.compact import housekeep
 
 
 def _store(args: argparse.Namespace) -> LedgerStore:
@@ -90,3 +91,16 @@ async def ingest(args: argparse.Namespace, *, rewrite: bool = False) -> str:
         f"({report.hours_per_second:.2f} hours/s), {report.already} already in the ledger, "
         f"{len(report.skipped_no_data)} without data; {format_time(start)} → {format_time(end)}"
     )
+
+
+def compact(args: argparse.Namespace) -> str:
+    """Housekeeping now: compact old hours into days, drop expired partitions."""
+    store = _store(args)
+    report = housekeep(
+        store,
+        datetime.now(tz=UTC).timestamp(),
+        hourly_days=args.ledger_hourly_days,
+        retention_days=args.ledger_retention,
+    )
+    days = ", ".join(format_time(d)[:10] for d in report.compacted_days) or "none"
+    return f"compacted days: {days}; dropped {report.dropped} partitions"

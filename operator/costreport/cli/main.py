@@ -100,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "ledger":
             if args.ledger_command == "status":
                 print(ledger.status(args), flush=True)
+            elif args.ledger_command == "compact":
+                print(ledger.compact(args), flush=True)
             else:
                 rewrite = args.ledger_command == "repair"
                 print(asyncio.run(ledger.ingest(args, rewrite=rewrite)), flush=True)

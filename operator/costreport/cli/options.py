@@ -274,6 +274,23 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+def add_housekeeping_arguments(parser: argparse.ArgumentParser) -> None:
+    """How long the ledger keeps hours, and data at all."""
+    parser.add_argument(
+        "--ledger-hourly-days",
+        type=float,
+        default=14.0,
+        help="hours older than this many days are compacted into days (finest step 1d)",
+    )
+    parser.add_argument(
+        "--ledger-retention",
+        type=float,
+        default=400.0,
+        metavar="DAYS",
+        help="partitions older than this many days are dropped",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(
@@ -385,6 +402,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--ledger-backfill-days", type=float, default=30.0, help="default range of ingest"
     )
     add_source_arguments(ingest)
+    compact = actions.add_parser(
+        "compact",
+        help="compact hours older than --ledger-hourly-days into days; drop what is older than "
+        "--ledger-retention",
+        formatter_class=_HelpFormatter,
+    )
+    compact.add_argument("--ledger", required=True, metavar="URL", help="the ledger")
+    add_housekeeping_arguments(compact)
     repair = actions.add_parser(
         "repair",
         help="rewrite every hour of a range from the live source (late data, price changes)",
@@ -403,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     op.add_argument("--liveness-port", type=int, default=8080, help="kopf liveness endpoint")
     op.add_argument("--tick-seconds", type=float, default=30.0, help="scheduler tick")
+    add_housekeeping_arguments(op)
     op.add_argument(
         "--ledger-backfill-days",
         type=float,

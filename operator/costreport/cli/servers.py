@@ -60,6 +60,8 @@ def run_operator(args: argparse.Namespace) -> None:
         memo.ledger_store = source.ledger.store
         memo.live = source.live
         memo.backfill_days = args.ledger_backfill_days
+        memo.hourly_days = args.ledger_hourly_days
+        memo.retention_days = args.ledger_retention
     asyncio.run(
         kopf.operator(
             clusterwide=not args.namespace,

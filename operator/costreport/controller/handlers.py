@@ -60,6 +60,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
             memo.live,
             elector=elector,
             backfill_days=memo.get("backfill_days", 30.0),
+            hourly_days=memo.get("hourly_days", 14.0),
+            retention_days=memo.get("retention_days", 400.0),
             policy=memo.get("policy"),
         )
         memo.ledger_task = asyncio.create_task(memo.closer.run_forever())

@@ -22,6 +22,7 @@ from costreport.engine.privacy import LabelPolicy
 from costreport.model.cluster import ClusterSource
 from costreport.model.errors import SourceUnavailable
 from costreport.sources.ledger import LedgerStore, close_hours, last_closable_hour
+from costreport.sources.ledger.compact import housekeep
 from costreport.sources.ledger.ingest import IngestReport
 
 log = logging.getLogger("costreport.ledger")
@@ -135,12 +136,15 @@ class LedgerCloser:
         *,
         elector: Elector | None = None,
         backfill_days: float = 30.0,
+        hourly_days: float = 14.0,
+        retention_days: float = 400.0,
         policy: LabelPolicy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store, self.live = store, live
         self.elector = elector or AlwaysLeader()
         self.backfill_days, self.policy, self.clock = backfill_days, policy, clock
+        self.hourly_days, self.retention_days = hourly_days, retention_days
         self.last: IngestReport | None = None
 
     async def tick(self) -> IngestReport | None:
@@ -153,6 +157,13 @@ class LedgerCloser:
         start = last if last is not None else end - self.backfill_days * 86400
         report = await close_hours(self.live, self.store, start, end, policy=self.policy)
         self.last = report
+        await asyncio.to_thread(
+            housekeep,
+            self.store,
+            self.clock(),
+            hourly_days=self.hourly_days,
+            retention_days=self.retention_days,
+        )
         if report.written:
             log.info(
                 "ledger hours closed",

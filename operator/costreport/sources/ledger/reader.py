@@ -15,6 +15,7 @@ from costreport.model.errors import NoData, SourceUnavailable
 from costreport.model.window import Window
 from costreport.sources.ledger.codec import decode
 from costreport.sources.ledger.pieces import clip, merge
+from costreport.sources.ledger.schema import TABLES
 from costreport.sources.ledger.store import Commit, LedgerStore
 
 
@@ -45,6 +46,10 @@ def _gaps(
     return gaps
 
 
+ENGINE_TABLES = tuple(t for t in TABLES if t != "allocations")
+"""What the engine reads (`allocations` is for SQL engines)."""
+
+
 class LedgerSource:
     """The ledger's committed partitions as a `ClusterSource` (every cluster in it)."""
 
@@ -60,7 +65,7 @@ class LedgerSource:
 
     async def read(self, window: Window, commits: list[Commit]) -> ClusterData:
         """The partitions' data as one `ClusterData` over `window`."""
-        tables = await asyncio.to_thread(self.store.read, commits)
+        tables = await asyncio.to_thread(self.store.read, commits, ENGINE_TABLES)
         data = await asyncio.to_thread(decode, tables, window)
         grains = {c.grain for c in commits}
         span = _intervals(commits, window.start_ts, window.end_ts)

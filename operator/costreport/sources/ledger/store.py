@@ -221,22 +221,26 @@ class LedgerStore:
             relative,
         )
 
-    def read(self, commits: Iterable[Commit]) -> dict[str, pa.Table]:
-        """Every table of the given partitions, concatenated table by table."""
-        jobs = [(name, c.files[name]) for c in commits for name in TABLES if name in c.files]
+    def read(
+        self, commits: Iterable[Commit], tables: Iterable[str] | None = None
+    ) -> dict[str, pa.Table]:
+        """The given tables (default: all) of the partitions, concatenated table by table."""
+        wanted = list(tables) if tables is not None else list(TABLES)
+        jobs = [(name, c.files[name]) for c in commits for name in wanted if name in c.files]
         with ThreadPoolExecutor(READ_THREADS) as pool:
             parts = list(pool.map(lambda job: (job[0], self._read_table(job[1])), jobs))
         out: dict[str, list[pa.Table]] = {name: [] for name in TABLES}
         for name, table in parts:
             out[name].append(table)
         return {
-            name: pa.concat_tables(tables) if tables else TABLES[name].empty_table()
-            for name, tables in out.items()
+            name: pa.concat_tables(parts) if parts else TABLES[name].empty_table()
+            for name, parts in out.items()
         }
 
     def _read_table(self, relative: str) -> pa.Table:
         try:
-            return pq.read_table(self._path(relative), filesystem=self.fs)
+            with self.fs.open_input_file(self._path(relative)) as handle:
+                return pq.ParquetFile(handle).read()
         except (OSError, pa.ArrowException) as error:
             raise SourceUnavailable(f"ledger {self.url}: cannot read {relative}: {error}") from None
 

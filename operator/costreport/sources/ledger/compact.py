@@ -1,0 +1,122 @@
+"""Housekeeping: hours older than `hourly_days` become daily partitions; old data is dropped.
+
+A day's 24 hour partitions merge into one, exactly for any set of a day or longer: every
+container's segments of the day become one segment whose averages are weighted by time
+(costs are rate × time, so the day's totals do not change), peaks stay peaks, and node,
+volume and load-balancer prices are averaged by the time each hour covered. The finest step
+such a day can be answered at is one day, and `meta.source.finestStep` says so. The
+`allocations` table is summed per container and day.
+
+Order makes it crash-safe: the day's files, then the day's marker (from then on readers use the
+day and ignore its hours), then the hours' files and markers are deleted. A retry after a crash
+rewrites the same paths.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from costreport.model.cluster import USAGE_FLOAT_COLUMNS, ClusterData, UsageSegments
+from costreport.model.window import Window
+from costreport.sources.ledger.codec import decode, encode
+from costreport.sources.ledger.schema import TABLES
+from costreport.sources.ledger.store import DAY, Commit, LedgerStore
+
+PEAKS = ("cpu_usage_max", "ram_usage_max")
+"""Columns merged by maximum; every other rate is merged by time-weighted mean."""
+ALLOCATION_KEYS = [
+    "cluster",
+    "namespace",
+    "pod",
+    "container",
+    "node",
+    "controller_kind",
+    "controller",
+]
+ALLOCATION_SUMS = [
+    "cpu_core_hours", "ram_byte_hours", "gpu_hours", "cpu_cost", "ram_cost", "gpu_cost",
+    "pv_cost", "network_cost", "load_balancer_cost", "total_cost",
+]  # fmt: skip
+
+
+@dataclass(slots=True)
+class HousekeepingReport:
+    """What one housekeeping run did."""
+
+    compacted_days: list[float] = field(default_factory=list)
+    dropped: int = 0
+
+
+def merge_segments(usage: UsageSegments) -> UsageSegments:
+    """One segment per container: bounds min/max, rates time-weighted over the span."""
+    if len(usage) == 0:
+        return usage
+    order = np.argsort(usage.container, kind="stable")
+    container = usage.container[order]
+    starts = np.flatnonzero(np.r_[True, container[1:] != container[:-1]])
+    start = np.minimum.reduceat(usage.start[order], starts)
+    end = np.maximum.reduceat(usage.end[order], starts)
+    span = np.maximum(end - start, 1e-9)
+    seconds = (usage.end - usage.start)[order]
+    columns: dict[str, np.ndarray] = {"start": start, "end": end}
+    for name in USAGE_FLOAT_COLUMNS:
+        if name in ("start", "end"):
+            continue
+        values = getattr(usage, name)[order]
+        if name in PEAKS:
+            columns[name] = np.maximum.reduceat(values, starts)
+        else:
+            columns[name] = np.add.reduceat(values * seconds, starts) / span
+    return UsageSegments(container=container[starts].astype(np.int64), **columns)
+
+
+def _daily_allocations(table: pa.Table, day: float) -> pa.Table:
+    grouped = table.group_by(ALLOCATION_KEYS).aggregate([(c, "sum") for c in ALLOCATION_SUMS])
+    columns = {k: grouped[k] for k in ALLOCATION_KEYS}
+    columns["start"] = pa.array([day] * grouped.num_rows, pa.float64())
+    columns["end"] = pa.array([day + DAY] * grouped.num_rows, pa.float64())
+    for c in ALLOCATION_SUMS:
+        columns[c] = grouped[f"{c}_sum"]
+    return pa.Table.from_pydict(columns).select(TABLES["allocations"].names)
+
+
+def compact_day(store: LedgerStore, cluster: str, day: float, hours: list[Commit]) -> Commit:
+    """Merge a day's hour partitions into one day partition, then delete the hours."""
+    tables = store.read(hours)
+    data: ClusterData = decode(tables, Window.from_timestamps(day, day + DAY))
+    data.usage = merge_segments(data.usage)
+    encoded = encode(data, day, day + DAY)[cluster]
+    encoded["allocations"] = _daily_allocations(tables["allocations"], day)
+    commit = store.write_partition(cluster, day, day + DAY, "day", encoded)
+    store.delete([f for h in hours for f in h.files.values()])
+    store.delete([h.marker for h in hours])
+    return commit
+
+
+def housekeep(
+    store: LedgerStore, now: float, *, hourly_days: float = 14.0, retention_days: float = 400.0
+) -> HousekeepingReport:
+    """Compact whole days older than `hourly_days`; drop partitions older than `retention_days`."""
+    report = HousekeepingReport()
+    cutoff = math.floor((now - hourly_days * DAY) / DAY) * DAY
+    horizon = now - retention_days * DAY
+    commits = store.commits()
+    for cluster in sorted({c.cluster for c in commits}):
+        mine = [c for c in commits if c.cluster == cluster]
+        old = [c for c in mine if c.end <= horizon]
+        for c in old:
+            store.delete([*c.files.values(), c.marker])
+        report.dropped += len(old)
+        by_day: dict[float, list[Commit]] = {}
+        for c in mine:
+            if c.grain == "hour" and c.end > horizon and c.start + DAY <= cutoff + DAY:
+                by_day.setdefault(c.start - c.start % DAY, []).append(c)
+        for day, hours in sorted(by_day.items()):
+            if day + DAY <= cutoff:
+                compact_day(store, cluster, day, sorted(hours, key=lambda c: c.start))
+                report.compacted_days.append(day)
+    return report
