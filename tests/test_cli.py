@@ -258,3 +258,32 @@ def test_every_option_has_help_and_defaults_are_shown(capsys: pytest.CaptureFixt
     with pytest.raises(SystemExit):
         main(["--version"])
     assert capsys.readouterr().out.startswith("costreport 0.")
+
+
+def test_an_open_window_header_says_where_the_data_stops(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["query", "--window", "today", "--aggregate", "namespace"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert "(data so far; the window ends " in header and header.endswith("T00:00:00Z) (USD)")
+
+
+def test_serve_logs_one_line_per_request() -> None:
+    port = _free_port()
+    argv = [str(BIN), "serve", "--port", str(port), "--log-format", "text"]
+    process = subprocess.Popen(argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/allocation?window=1d", timeout=60).read()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    lines = [line for line in err.splitlines() if "/allocation" in line]
+    assert len(lines) == 1 and "costreport.audit: request" in lines[0]
