@@ -51,13 +51,19 @@ class HousekeepingReport:
     dropped: int = 0
 
 
-def merge_segments(usage: UsageSegments) -> UsageSegments:
-    """One segment per container: bounds min/max, rates time-weighted over the span."""
+def merge_segments(usage: UsageSegments, groups: np.ndarray | None = None) -> UsageSegments:
+    """One segment per container (and group): bounds min/max, rates time-weighted over the span.
+
+    `groups` (one integer per segment) keeps segments of different groups apart, e.g. the step
+    sets of a query: merging the segments of one container within one set is exact for it.
+    """
     if len(usage) == 0:
         return usage
-    order = np.argsort(usage.container, kind="stable")
+    key = usage.container if groups is None else usage.container * (int(groups.max()) + 1) + groups
+    order = np.argsort(key, kind="stable")
     container = usage.container[order]
-    starts = np.flatnonzero(np.r_[True, container[1:] != container[:-1]])
+    sorted_key = key[order]
+    starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
     start = np.minimum.reduceat(usage.start[order], starts)
     end = np.maximum.reduceat(usage.end[order], starts)
     span = np.maximum(end - start, 1e-9)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 
-from costreport.model.cluster import ClusterData, ClusterSource
+import numpy as np
+
+from costreport.model.cluster import ClusterData, ClusterSource, UsageSegments
 from costreport.model.errors import NoData, SourceUnavailable
 from costreport.model.window import Window
 from costreport.sources.ledger.codec import decode
+from costreport.sources.ledger.compact import merge_segments
 from costreport.sources.ledger.pieces import clip, merge
 from costreport.sources.ledger.schema import TABLES
 from costreport.sources.ledger.store import Commit, LedgerStore
@@ -50,6 +53,23 @@ ENGINE_TABLES = tuple(t for t in TABLES if t != "allocations")
 """What the engine reads (`allocations` is for SQL engines)."""
 
 
+def _merge_within_sets(
+    data: ClusterData, window: Window, step_seconds: float | None
+) -> UsageSegments:
+    """Segments merged per container and step set; a segment crossing a set bound stays."""
+    u = data.usage
+    if len(u) == 0:
+        return u
+    a = window.start_ts
+    step = step_seconds or max(window.end_ts - a, 1.0)
+    first = np.floor((u.start - a) / step)
+    last = np.floor((np.nextafter(u.end, -np.inf) - a) / step)
+    inside = (first == last) & (first >= 0)
+    groups = np.where(inside, first, -1 - np.arange(len(u))).astype(np.int64)
+    groups = groups - groups.min()  # non-negative; a crossing segment is a group of its own
+    return merge_segments(u, groups)
+
+
 class LedgerSource:
     """The ledger's committed partitions as a `ClusterSource` (every cluster in it)."""
 
@@ -63,10 +83,15 @@ class LedgerSource:
         a, z = window.start_ts, window.end_ts
         return [c for c in self.store.commits() if c.start < z and c.end > a]
 
-    async def read(self, window: Window, commits: list[Commit]) -> ClusterData:
-        """The partitions' data as one `ClusterData` over `window`."""
+    async def read(
+        self, window: Window, commits: list[Commit], step_seconds: float | None = None
+    ) -> ClusterData:
+        """The partitions' data as one `ClusterData` over `window`, in step sets of
+        `step_seconds` (None: one set): each container's hour segments inside one set are
+        merged into one (exact for the set, and as few segments as the live path has)."""
         tables = await asyncio.to_thread(self.store.read, commits, ENGINE_TABLES)
         data = await asyncio.to_thread(decode, tables, window)
+        data.usage = await asyncio.to_thread(_merge_within_sets, data, window, step_seconds)
         grains = {c.grain for c in commits}
         span = _intervals(commits, window.start_ts, window.end_ts)
         data.notes = {
@@ -85,7 +110,7 @@ class LedgerSource:
                 f"the ledger {self.store.url} holds no closed hour in "
                 f"{window.to_json()['start']} → {window.to_json()['end']}"
             )
-        return await self.read(window, commits)
+        return await self.read(window, commits, step_seconds)
 
     async def check(self) -> None:
         """Ready when the ledger can be listed."""
@@ -110,7 +135,7 @@ class HybridSource:
         pieces: list[ClusterData] = []
         notes: dict[str, object] = {"ledger": [], "live": []}
         if commits:
-            stored = await self.ledger.read(window, commits)
+            stored = await self.ledger.read(window, commits, step_seconds)
             notes.update(stored.notes)
             pieces.append(stored)
         last_closed = max((c.end for c in commits), default=a)
