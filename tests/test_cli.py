@@ -49,7 +49,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_demo_serves_its_curl_examples_and_stops_on_sigterm() -> None:
+def test_demo_serves_its_curl_examples_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = _free_port()
     process = subprocess.Popen(
         [str(BIN), "demo", "--port", str(port)],
@@ -57,6 +57,7 @@ def test_demo_serves_its_curl_examples_and_stops_on_sigterm() -> None:
         stderr=subprocess.DEVNULL,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=tmp_path,
     )
     try:
         assert process.stdout is not None
@@ -66,6 +67,12 @@ def test_demo_serves_its_curl_examples_and_stops_on_sigterm() -> None:
             assert line, "demo exited early"
             lines.append(line.strip())
         assert any(line.startswith("__idle__") for line in lines)
+        # The demo keeps its ledger under the working directory: a week of closed hours.
+        assert any(
+            line.startswith("ledger .costreport/ledger: ") and "closed hours" in line
+            for line in lines
+        )
+        assert list((tmp_path / ".costreport" / "ledger" / "_commits").iterdir())
         urls = [line.split("'")[1] for line in lines if line.startswith("curl")]
         deadline = time.monotonic() + 30
         for url in urls:

@@ -12,7 +12,13 @@ from datetime import UTC, datetime
 import orjson
 
 from costreport.cli import ledger
-from costreport.cli.options import build_parser, build_source, close_source, query_params
+from costreport.cli.options import (
+    build_live_source,
+    build_parser,
+    build_source,
+    close_source,
+    query_params,
+)
 from costreport.cli.render import allocation_csv, asset_csv, render_assets_table, render_table
 from costreport.cli.servers import check_port, run_operator, serve
 from costreport.engine.assets import parse_asset_aggregate
@@ -21,7 +27,11 @@ from costreport.engine.params import QueryLimits, check_limits, parse_allocation
 from costreport.model.errors import InvalidParameter, SourceUnavailable
 from costreport.model.query import AssetQuery
 from costreport.model.window import parse_accumulate, parse_duration, parse_window
+from costreport.sources.ledger import LedgerStore, close_hours, last_closable_hour
 from costreport.sources.service import query_allocations, query_assets
+
+DEMO_LEDGER = ".costreport/ledger"
+"""Where `costreport demo` keeps its ledger (under the working directory)."""
 
 
 def _now() -> datetime:
@@ -79,7 +89,19 @@ async def run_demo(args: argparse.Namespace) -> str:
     args.share_cost = args.share_split = args.filter = None
     args.include_idle, args.share_idle, args.idle_by_node = True, False, False
     args.shared_breakdown = False
-    return await run_query(args)
+    if not args.ledger:
+        args.ledger = DEMO_LEDGER
+    store = LedgerStore(args.ledger)
+    live = build_live_source(args)
+    end = last_closable_hour(_now().timestamp())
+    report = await close_hours(live, store, end - 8 * 86400, end)
+    closed = len(store.commits())
+    table = await run_query(args)
+    note = (
+        f"ledger {args.ledger}: {closed} closed hours ({len(report.written)} new); "
+        "the table above read them from it and only the open hour live"
+    )
+    return f"{table}\n{note}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
