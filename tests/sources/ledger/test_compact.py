@@ -43,8 +43,9 @@ def test_compacted_days_answer_daily_and_longer_sets_exactly(tmp_path: Path) -> 
     # Hours older than a day (before 2026-11-21 12:00 → days up to 11-21) become days.
     report = housekeep(store, NOW.timestamp(), hourly_days=1.0)
     assert [datetime.fromtimestamp(d, tz=UTC).day for d in report.compacted_days] == [18, 19, 20]
-    grains = sorted({(c.grain, c.start) for c in store.commits()})
-    assert [g for g, _ in grains].count("day") == 3 and [g for g, _ in grains].count("hour") == 24
+    assert [datetime.fromtimestamp(d, tz=UTC).day for d in report.bundled_days] == [21]
+    grains = [c.grain for c in store.commits()]
+    assert (grains.count("day"), grains.count("hours"), grains.count("hour")) == (3, 1, 0)
     after = [answer(store, **o) for o in options_list]
     for a, b in zip(before, after, strict=True):
         for x, y in zip(a.sets, b.sets, strict=True):
@@ -65,4 +66,33 @@ def test_retention_drops_partitions_older_than_it(tmp_path: Path) -> None:
     asyncio.run(close_hours(sample, store, FIRST.timestamp(), FIRST.timestamp() + 6 * 3600))
     later = FIRST.timestamp() + 4 * 3600 + 86400 * 400
     report = housekeep(store, later, hourly_days=1000, retention_days=400)
-    assert report.dropped == 4 and len(store.commits()) == 2
+    assert report.dropped == 4
+    [kept] = store.commits()  # the two hours left, bundled as their day's hours
+    assert (kept.grain, kept.end - kept.start) == ("hours", 2 * 3600)
+
+
+def test_bundled_days_keep_hourly_steps_and_repair_rewrites_them_whole(tmp_path: Path) -> None:
+    store = LedgerStore(str(tmp_path / "ledger"))
+    sample = SampleSource(now=NOW)
+    asyncio.run(close_hours(sample, store, FIRST.timestamp(), LAST.timestamp()))
+    hourly = {"aggregate": ("namespace",), "step": timedelta(hours=1), "include_idle": True}
+    before = answer(store, **hourly)
+    report = housekeep(store, NOW.timestamp(), hourly_days=14.0)
+    assert len(report.bundled_days) == 4 and report.compacted_days == []
+    files = list(Path(store.root).glob("cluster=*/date=*/part=*/segments.parquet"))
+    assert len(files) == 4  # one file per table and day instead of 24
+    after = answer(store, **hourly)
+    assert after.meta["source"]["finestStep"] == "1h"
+    for x, y in zip(before.sets, after.sets, strict=True):
+        ox, oy = np.argsort(x.names), np.argsort(y.names)
+        assert np.allclose(x.columns["totalCost"][ox], y.columns["totalCost"][oy], rtol=1e-9)
+    # Repairing two hours of a bundled day rewrites the whole day as hours.
+    two = datetime(2026, 11, 20, 10, tzinfo=UTC).timestamp()
+    repaired = asyncio.run(close_hours(sample, store, two, two + 7200, rewrite=True))
+    assert len(repaired.written) == 24
+    grains = [c.grain for c in store.commits()]
+    assert (grains.count("hours"), grains.count("hour")) == (3, 24)
+    again = answer(store, **hourly)
+    for x, y in zip(before.sets, again.sets, strict=True):
+        ox, oy = np.argsort(x.names), np.argsort(y.names)
+        assert np.allclose(x.columns["totalCost"][ox], y.columns["totalCost"][oy], rtol=1e-9)

@@ -30,7 +30,7 @@ from costreport.model.cluster import (
     VolumeMount,
 )
 from costreport.model.window import Window
-from costreport.sources.ledger.pieces import _merge_nodes, _merge_volumes, _weighted
+from costreport.sources.ledger.pieces import _weighted
 from costreport.sources.ledger.schema import TABLES
 
 SEP = "\x1f"
@@ -249,12 +249,45 @@ def _key(table: pa.Table, *names: str) -> pa.Array:
 
 
 def _last_rows(keys: pa.Array) -> tuple[list[str], np.ndarray]:
-    """Unique keys in order of first appearance, and the row of each key's last appearance."""
-    values = keys.to_pylist()
-    last: dict[str, int] = {}
-    for i, k in enumerate(values):
-        last[k] = i
-    return list(last), np.fromiter(last.values(), np.int64, len(last))
+    """Unique keys, and for each the row of its last appearance (vectorised)."""
+    n = len(keys)
+    if n == 0:
+        return [], np.zeros(0, np.int64)
+    reversed_keys = keys.take(pa.array(np.arange(n - 1, -1, -1)))
+    unique = pc.unique(reversed_keys)
+    first_in_reversed = np.asarray(
+        pc.index_in(unique, value_set=reversed_keys).to_numpy(zero_copy_only=False), np.int64
+    )
+    return unique.to_pylist(), n - 1 - first_in_reversed
+
+
+def _collapse(
+    table: pa.Table, keys: Sequence[str], weighted: Sequence[str]
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """One row per key: the last row's fields, the span's min start and max end, and the
+    `weighted` columns averaged by each row's duration (what `pieces._merge_*` does, for many
+    rows at once)."""
+    key = _key(table, *keys)
+    unique, last = _last_rows(key)
+    if not unique:
+        return [], {}
+    group = np.asarray(
+        pc.index_in(key, value_set=pa.array(unique, pa.string())).to_numpy(zero_copy_only=False),
+        np.int64,
+    )
+    size = len(unique)
+    start = np.asarray(table["start"].to_numpy(), np.float64)
+    end = np.asarray(table["end"].to_numpy(), np.float64)
+    seconds = np.maximum(end - start, 0.0)
+    out = {"start": np.full(size, np.inf), "end": np.full(size, -np.inf)}
+    np.minimum.at(out["start"], group, start)
+    np.maximum.at(out["end"], group, end)
+    total = np.bincount(group, seconds, size)
+    for name in weighted:
+        values = np.asarray(table[name].to_numpy(), np.float64)
+        mean = np.bincount(group, values * seconds, size) / np.where(total > 0, total, 1.0)
+        out[name] = np.where(total > 0, mean, values[last])
+    return table.take(pa.array(last)).to_pylist(), out
 
 
 def decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
@@ -305,13 +338,21 @@ def decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
         },
     )
 
-    node_groups: dict[tuple[str, str], list[Node]] = defaultdict(list)
-    for r in tables["nodes"].to_pylist():
+    node_rows, node_values = _collapse(
+        tables["nodes"], ("cluster", "name"), ("cpu_price", "ram_price", "gpu_price", "discount")
+    )
+    nodes = []
+    for i, r in enumerate(node_rows):
         labels = dict(r.pop("labels") or [])
-        node_groups[(r["cluster"], r["name"])].append(Node(**r, labels=labels))
-    volume_groups: dict[tuple[str, str], list[PersistentVolume]] = defaultdict(list)
-    for r in tables["volumes"].to_pylist():
-        volume_groups[(r["cluster"], r["name"])].append(PersistentVolume(**r))
+        r.update({k: float(v[i]) for k, v in node_values.items()})
+        nodes.append(Node(**r, labels=labels))
+    volume_rows, volume_values = _collapse(
+        tables["volumes"], ("cluster", "name"), ("price_gib_hour",)
+    )
+    volumes = []
+    for i, r in enumerate(volume_rows):
+        r.update({k: float(v[i]) for k, v in volume_values.items()})
+        volumes.append(PersistentVolume(**r))
     mounts: dict[tuple[int, str, str], VolumeMount] = {}
     for r in tables["mounts"].to_pylist():
         pod = index_of_pod.get(SEP.join((r["cluster"], r["namespace"], r["pod"], r["uid"])))
@@ -374,11 +415,11 @@ def decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
             ends.append(r["coverage_end"])
     return ClusterData(
         window=window,
-        nodes=[_merge_nodes(v) for v in node_groups.values()],
+        nodes=nodes,
         pods=pods,
         containers=containers,
         usage=usage,
-        volumes=[_merge_volumes(v) for v in volume_groups.values()],
+        volumes=volumes,
         mounts=list(mounts.values()),
         load_balancers=balancers,
         cluster_management_hourly=management,

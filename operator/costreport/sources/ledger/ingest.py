@@ -24,7 +24,7 @@ from costreport.model.query import AllocationQuery
 from costreport.model.window import Window
 from costreport.sources.ledger.codec import encode
 from costreport.sources.ledger.pieces import clip
-from costreport.sources.ledger.store import HOUR, LedgerStore
+from costreport.sources.ledger.store import DAY, HOUR, LedgerStore
 
 log = logging.getLogger("costreport.ledger")
 
@@ -73,8 +73,17 @@ async def close_hours(
     """Commit every whole hour in [start, end) that is not committed yet (all with `rewrite`)."""
     began = time.perf_counter()
     report = IngestReport()
-    done = set() if rewrite else {(c.start) for c in store.commits() if c.grain == "hour"}
-    days = {c.start for c in store.commits() if c.grain == "day"}
+    commits = store.commits()
+    done = set() if rewrite else {(c.start) for c in commits if c.grain == "hour"}
+    days = {c.start for c in commits if c.grain in ("day", "hours")}
+    superseded = []
+    if rewrite:
+        # A bundled or compacted day is rewritten whole: its hours exist only in the bundle.
+        touched = {h - h % DAY for h in hours_between(start, end)}
+        superseded = [c for c in commits if c.grain != "hour" and c.start in touched]
+        if superseded:
+            start = min(start, min(c.start for c in superseded))
+            end = max(end, max(c.end for c in superseded))
     hours = hours_between(start, end)
     for index, hour in enumerate(hours):
         if hour in done or (not rewrite and hour - hour % 86400.0 in days):
@@ -91,6 +100,8 @@ async def close_hours(
                     report.skipped_no_data.append(hour)
         if progress is not None:
             progress(index + 1, len(hours))
+    for commit in superseded:  # the rewritten hours are visible once the bundle is gone
+        store.delete([commit.marker, *commit.files.values()])
     report.seconds = time.perf_counter() - began
     return report
 

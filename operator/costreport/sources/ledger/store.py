@@ -4,8 +4,10 @@ Layout under the ledger's URL (a local path, `file://`, `s3://`, `gs://` or `az:
 `pyarrow.fs`):
 
     cluster=<id>/date=YYYY-MM-DD/part=hHH/<table>.parquet     one closed hour
-    cluster=<id>/date=YYYY-MM-DD/part=day/<table>.parquet     a compacted day
+    cluster=<id>/date=YYYY-MM-DD/part=hours/<table>.parquet   a closed day's hours, bundled
+    cluster=<id>/date=YYYY-MM-DD/part=day/<table>.parquet     a compacted (merged) day
     _commits/cluster=<id>/YYYY-MM-DDTHH.json                   an hour's commit marker
+    _commits/cluster=<id>/YYYY-MM-DD.hours.json                a bundle's marker
     _commits/cluster=<id>/YYYY-MM-DD.json                      a compacted day's marker
 
 A partition is visible only once its marker exists, and the marker is written after every
@@ -48,7 +50,7 @@ class Commit:
     cluster: str
     start: float
     end: float
-    grain: str  # "hour" or "day"
+    grain: str  # "hour", "hours" (a day's hours bundled, finest step 1 h) or "day" (merged)
     files: Mapping[str, str]
     rows: Mapping[str, int]
     marker: str
@@ -87,12 +89,15 @@ class LedgerStore:
 
     def partition_dir(self, cluster: str, start: float, grain: str) -> str:
         """Relative directory of an hour's or a day's files."""
-        part = "day" if grain == "day" else f"h{datetime.fromtimestamp(start, tz=UTC):%H}"
+        if grain in ("day", "hours"):
+            part = grain
+        else:
+            part = f"h{datetime.fromtimestamp(start, tz=UTC):%H}"
         return f"cluster={cluster}/date={_day(start)}/part={part}"
 
     def marker_name(self, cluster: str, start: float, grain: str) -> str:
         """Relative path of a partition's commit marker."""
-        stamp = _day(start) if grain == "day" else _hour(start)
+        stamp = {"day": _day(start), "hours": f"{_day(start)}.hours"}.get(grain, _hour(start))
         return f"_commits/cluster={cluster}/{stamp}.json"
 
     # -- writing ----------------------------------------------------------------------
@@ -185,13 +190,16 @@ class LedgerStore:
         )
         with ThreadPoolExecutor(READ_THREADS) as pool:
             commits = [c for c in pool.map(self._read_marker, paths) if c is not None]
-        days = {(c.cluster, c.start) for c in commits if c.grain == "day"}
+        # Per day, the most compacted form wins: a merged day, else a bundle of its hours,
+        # else the hours themselves (a crash between writing one and deleting the other
+        # leaves both; readers see one).
+        best: dict[tuple[str, float], int] = {}
+        rank = {"day": 2, "hours": 1, "hour": 0}
+        for c in commits:
+            key = (c.cluster, c.start - c.start % DAY)
+            best[key] = max(best.get(key, 0), rank[c.grain])
         return sorted(
-            (
-                c
-                for c in commits
-                if c.grain == "day" or (c.cluster, c.start - c.start % DAY) not in days
-            ),
+            (c for c in commits if rank[c.grain] == best[(c.cluster, c.start - c.start % DAY)]),
             key=lambda c: (c.cluster, c.start),
         )
 
