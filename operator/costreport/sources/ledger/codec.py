@@ -312,24 +312,21 @@ def decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
         for r in picked
     ]
     index_of_pod = {k: i for i, k in enumerate(pod_keys)}
-    pod_key_array = pa.array(pod_keys, pa.string())
 
     seg = tables["segments"]
-    seg_pod = pc.index_in(_key(seg, "cluster", "namespace", "pod", "uid"), pod_key_array)
-    seg_pod_np = np.asarray(seg_pod.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
-    if (seg_pod_np < 0).any():
-        raise ValueError("the ledger holds segments of pods it has no record of")
-    container_key = pc.binary_join_element_wise(
-        pc.cast(pa.array(seg_pod_np), pa.string()), seg["container"], SEP
-    )
+    # One key per segment (pod life + container): one join, one unique, one lookup.
+    container_key = _key(seg, "cluster", "namespace", "pod", "uid", "container")
     unique_containers = pc.unique(container_key)
     seg_container = np.asarray(
         pc.index_in(container_key, unique_containers).to_numpy(zero_copy_only=False), np.int64
     )
     containers = []
     for key in unique_containers.to_pylist():
-        pod_text, _, name = key.partition(SEP)
-        containers.append(Container(int(pod_text), name))
+        pod_text, _, name = key.rpartition(SEP)
+        pod = index_of_pod.get(pod_text)
+        if pod is None:
+            raise ValueError("the ledger holds segments of pods it has no record of")
+        containers.append(Container(pod, name))
     usage = UsageSegments(
         container=seg_container,
         **{

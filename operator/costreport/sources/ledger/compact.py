@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from costreport.model.cluster import USAGE_FLOAT_COLUMNS, ClusterData, UsageSegments
 from costreport.model.window import Window
-from costreport.sources.ledger.codec import decode, encode
+from costreport.sources.ledger.codec import _key, _last_rows, decode, encode
 from costreport.sources.ledger.schema import TABLES
 from costreport.sources.ledger.store import DAY, Commit, LedgerStore
 
@@ -97,7 +97,16 @@ def bundle_day(store: LedgerStore, cluster: str, day: float, hours: list[Commit]
     step stays one hour), then delete the hours: a month is then read from ~30 files per
     table instead of ~720."""
     first, last = min(h.start for h in hours), max(h.end for h in hours)
-    commit = store.write_partition(cluster, first, last, "hours", store.read(hours))
+    tables = store.read(hours)
+    # A pod's metadata and mounts repeat every hour: keep each once (its last version).
+    for name, keys in (
+        ("pods", ("cluster", "namespace", "pod", "uid")),
+        ("mounts", ("cluster", "namespace", "pod", "uid", "claim_namespace", "claim_name")),
+        ("namespaces", ("cluster", "namespace")),
+    ):
+        _, rows = _last_rows(_key(tables[name], *keys))
+        tables[name] = tables[name].take(pa.array(np.sort(rows)))
+    commit = store.write_partition(cluster, first, last, "hours", tables)
     store.delete([f for h in hours for f in h.files.values()])
     store.delete([h.marker for h in hours])
     return commit
