@@ -211,7 +211,33 @@ def costreport_child(url: str, start: float, end: float) -> None:
 
     elapsed, queries, rows = asyncio.run(run())
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": elapsed, "queries": queries, "rows": rows, "rss_mib": rss}))
+
+    async def ledger() -> tuple[float, float]:
+        """Close the window's hours from Prometheus into a ledger, then answer from it."""
+        import tempfile
+
+        from costreport.sources.ledger import LedgerSource, LedgerStore, close_hours
+
+        store = LedgerStore(tempfile.mkdtemp(prefix="prom-ledger-"))
+        report = await close_hours(source, store, start, end)
+        await source.close()
+        t0 = time.perf_counter()
+        await query_allocations(LedgerSource(store), query, now=end)
+        return time.perf_counter() - t0, report.hours_per_second
+
+    ledger_seconds, hours_per_second = asyncio.run(ledger())
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "queries": queries,
+                "rows": rows,
+                "rss_mib": rss,
+                "ledger_seconds": ledger_seconds,
+                "ingest_hours_per_second": hours_per_second,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -232,12 +258,14 @@ def main() -> None:
         for server in running_prometheus(sim):
             prepared = time.perf_counter() - t0
             anchor, anchor_queries = asyncio.run(opencost_anchor(server.url, sim))
-            out = subprocess.run(
+            child = subprocess.run(
                 [sys.executable, __file__, "--child", server.url, str(sim.start), str(sim.end)],
-                check=True,
                 capture_output=True,
                 text=True,
-            ).stdout
+            )
+            if child.returncode != 0:
+                sys.exit(f"costreport's run failed:\n{child.stderr[-3000:]}")
+            out = child.stdout
             ours = json.loads(out)
         ratio = ours["seconds"] / anchor
         print(
@@ -252,6 +280,11 @@ def main() -> None:
         )
         print(
             f"  (e) peak RSS {ours['rss_mib']:.0f} MiB {'PASS' if ours['rss_mib'] <= 1024 else 'MISS'} (target ≤ 1024)"
+        )
+        print(
+            f"  (f) the same query from a ledger closed from this Prometheus: "
+            f"{ours['ledger_seconds']:.2f} s ({ours['ledger_seconds'] / ours['seconds']:.3f}× live); "
+            f"closing hours from Prometheus: {ours['ingest_hours_per_second']:.2f} hours/s"
         )
 
 

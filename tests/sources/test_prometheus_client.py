@@ -73,3 +73,21 @@ async def test_5xx_is_retried_and_4xx_is_not() -> None:
         await client.query("up", 0)
     await client.close()
     await server.close()
+
+
+def test_a_client_can_be_used_from_one_event_loop_after_another() -> None:
+    import asyncio
+
+    from costreport.model.errors import SourceUnavailable
+
+    client = PrometheusClient(PrometheusConfig("http://127.0.0.1:1", retries=0, timeout_seconds=2))
+
+    async def once() -> None:
+        try:
+            await client.query("up", 0.0)
+        finally:
+            await client.close()
+
+    for _ in range(2):  # the second loop used to fail: "bound to a different event loop"
+        with pytest.raises(SourceUnavailable, match="prometheus unavailable after retries"):
+            asyncio.run(once())

@@ -44,7 +44,7 @@ class PrometheusClient:
 
     def __init__(self, config: PrometheusConfig) -> None:
         self.config = config
-        self.semaphore = asyncio.Semaphore(config.concurrency)
+        self._semaphores: dict[int, asyncio.Semaphore] = {}
         self.queries = 0
         self._session: aiohttp.ClientSession | None = None
         headers = dict(config.headers)
@@ -58,6 +58,13 @@ class PrometheusClient:
         if config.ca_file:
             self._ssl = ssl.create_default_context(cafile=config.ca_file)
 
+    def semaphore(self) -> asyncio.Semaphore:
+        """The concurrency bound of the running event loop (a client may outlive a loop)."""
+        loop = id(asyncio.get_running_loop())
+        if loop not in self._semaphores:
+            self._semaphores = {loop: asyncio.Semaphore(self.config.concurrency)}
+        return self._semaphores[loop]
+
     async def _post(self, path: str, form: Mapping[str, str]) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession(
@@ -67,7 +74,7 @@ class PrometheusClient:
         url = self.config.url.rstrip("/") + path
         delay = 0.5
         for attempt in range(self.config.retries + 1):
-            async with self.semaphore:
+            async with self.semaphore():
                 self.queries += 1
                 try:
                     async with self._session.post(url, data=form, ssl=self._ssl) as response:
