@@ -83,8 +83,8 @@ def test_a_client_can_be_used_from_one_event_loop_after_another() -> None:
     client = PrometheusClient(PrometheusConfig("http://127.0.0.1:1", retries=0, timeout_seconds=2))
 
     async def once() -> None:
-        try:
-            await client.query("up", 0.0)
+        try:  # more queries than the concurrency bound, so some wait on the semaphore
+            await asyncio.gather(*(client.query("up", 0.0) for _ in range(20)))
         finally:
             await client.close()
 
