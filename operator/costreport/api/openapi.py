@@ -41,7 +41,15 @@ STEP = _param("step", "Length of each set, a duration such as 1h, 1d, 1h30m (mus
 RESOLUTION = _param("resolution", "Source query resolution (e.g. 1m); trades query cost only.")
 ACCUMULATE = _param(
     "accumulate",
-    "true/false, or hour|day|week|month|all: merge step sets into one per period.",
+    "true/false, or hour|day|week|weeknow|month|quarter|all: merge step sets into one per "
+    "period (week: calendar weeks from Sunday; weeknow: from Monday; quarter: calendar "
+    "quarters).",
+)
+FORMAT = _param(
+    "format",
+    "json (default) or csv: one line per set and row, by cost, with the idle and sharing "
+    "declaration on every line.",
+    {"type": "string", "enum": ["json", "csv"]},
 )
 FILTER = _param(
     "filter", 'OpenCost v2 filter, e.g. namespace:"kube-system"+controllerKind:"deployment".'
@@ -75,6 +83,7 @@ ALLOCATION_PARAMS = [
     _param("includeAggregatedMetadata", "Accepted for compatibility.", BOOL),
     _param("includeProportionalAssetResourceCosts", "Requires includeIdle=true.", BOOL),
     FILTER,
+    FORMAT,
     _param("metrics", "Accepted for compatibility with the OpenCost UI (ignored)."),
 ]
 
@@ -210,9 +219,11 @@ def build_openapi() -> dict[str, Any]:
         STEP,
         _param(
             "accumulate",
-            "true (default) merges all sets; false keeps one per step; or hour|day|week|month|all.",
+            "true (default) merges all sets; false keeps one per step; or "
+            "hour|day|week|weeknow|month|quarter|all.",
         ),
         _param("filter", 'v2 asset filter, e.g. assetType:"Node"'),
+        FORMAT,
         _param("includeIdle", "Accepted for compatibility with the OpenCost UI.", BOOL),
     ]
     paths: dict[str, Any] = {}
