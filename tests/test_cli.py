@@ -294,3 +294,23 @@ def test_serve_logs_one_line_per_request() -> None:
         _, err = process.communicate(timeout=30)
     lines = [line for line in err.splitlines() if "/allocation" in line]
     assert len(lines) == 1 and "costreport.audit: request" in lines[0]
+
+
+def test_a_ledger_alone_is_the_source_unless_a_live_one_is_named(tmp_path: Path) -> None:
+    import argparse
+
+    from costreport.cli.options import build_source
+    from costreport.sources.ledger import HybridSource, LedgerSource
+    from costreport.sources.sample import SampleSource
+
+    def source(*argv: str) -> object:
+        parser = argparse.ArgumentParser()
+        from costreport.cli.options import add_source_arguments
+
+        add_source_arguments(parser)
+        return build_source(parser.parse_args(list(argv)))
+
+    ledger = str(tmp_path / "ledger")
+    assert isinstance(source("--ledger", ledger), LedgerSource)  # a fleet: no sample mixed in
+    assert isinstance(source("--ledger", ledger, "--source", "sample"), HybridSource)
+    assert isinstance(source(), SampleSource)

@@ -89,6 +89,7 @@ async def run_demo(args: argparse.Namespace) -> str:
     args.share_cost = args.share_split = args.filter = None
     args.include_idle, args.share_idle, args.idle_by_node = True, False, False
     args.shared_breakdown = False
+    args.source = args.source or "sample"  # the demo's live source, behind its ledger
     if not args.ledger:
         args.ledger = DEMO_LEDGER
     store = LedgerStore(args.ledger)

@@ -29,8 +29,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--source",
         choices=["sample", "prometheus", "none"],
-        default=os.environ.get("SOURCE", "sample"),
-        help="where live cluster data comes from (env SOURCE); none: the ledger only",
+        default=os.environ.get("SOURCE"),
+        help="where live cluster data comes from (env SOURCE); none: the ledger only "
+        "(default: none with --ledger, else sample)",
     )
     group.add_argument(
         "--ledger",
@@ -148,6 +149,8 @@ MAX_SCALE = 400.0
 def build_source(args: argparse.Namespace) -> ClusterSource:
     """The source the options describe: the live one, behind the ledger when one is given."""
     ledger = getattr(args, "ledger", None)
+    if args.source is None:  # a ledger alone serves a fleet; never mix the sample into it
+        args.source = "none" if ledger else "sample"
     if args.source == "none":
         if not ledger:
             raise InvalidParameter("source", "none", "sample or prometheus, or give --ledger URL")
