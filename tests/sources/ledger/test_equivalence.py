@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from costreport.model.allocation import NUMERIC_FIELDS, AllocationSetRange
 from costreport.model.query import AllocationQuery
 from costreport.model.window import Window, default_step_for
-from costreport.sources.ledger import LedgerSource, LedgerStore, close_hours
+from costreport.sources.ledger import HybridSource, LedgerSource, LedgerStore, close_hours
 from costreport.sources.sample import SampleSource
 from costreport.sources.service import covered_window, query_allocations
 
@@ -119,3 +119,20 @@ def test_the_ledger_declares_what_it_answered_from(
     assert "cluster=sample-cluster/date=2026-11-19/part=h00/segments.parquet" in files
     assert "_commits/cluster=sample-cluster/2026-11-21T23.json" in files
     assert not [f for f in files if f.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("step", [None, timedelta(hours=1), timedelta(hours=6)])
+@pytest.mark.parametrize("aggregate", [("pod",), ("cluster", "node"), ("namespace",)])
+def test_ledger_hours_plus_the_live_tail_equal_the_live_path(
+    ledger: tuple[SampleSource, LedgerStore], step: timedelta | None, aggregate: tuple[str, ...]
+) -> None:
+    sample, store = ledger
+    # 2026-11-21 18:00 → 11-22 12:00: six ledger hours, then twelve live ones.
+    window = Window(LAST - timedelta(hours=6), NOW)
+    query = AllocationQuery(window=window, aggregate=aggregate, step=step, include_idle=True)
+    live = asyncio.run(query_allocations(sample, query, now=NOW.timestamp()))
+    hybrid = asyncio.run(query_allocations(HybridSource(store, sample), query, now=NOW.timestamp()))
+    assert hybrid.meta["source"]["live"] == [
+        {"start": "2026-11-22T00:00:00Z", "end": "2026-11-22T12:00:00Z"}
+    ]
+    same(live, hybrid)

@@ -2,8 +2,11 @@
 
 `encode` turns one closed piece (an hour, already clipped) into one set of tables per cluster;
 `decode` turns the tables of any number of partitions (concatenated) back into one
-`ClusterData`, identifying pods, containers, nodes, volumes and load balancers across
-partitions with vectorised keys, so reading 30 days costs little Python per row.
+`ClusterData`, identifying pods by (cluster, namespace, name, uid), containers by pod and
+name, nodes and volumes by (cluster, name) and load balancers by (cluster, namespace, service)
+with vectorised keys, so reading 30 days costs little Python per row. Prices of an object seen
+in several partitions are averaged by the time each covers (what Prometheus' `avg_over_time`
+gives the live path over the same hours).
 """
 
 from __future__ import annotations
@@ -30,11 +33,18 @@ from costreport.model.cluster import (
     VolumeMount,
 )
 from costreport.model.window import Window
-from costreport.sources.ledger.pieces import _weighted
 from costreport.sources.ledger.schema import TABLES
 
 SEP = "\x1f"
 """Joins key parts (never part of a Kubernetes name, label or uid)."""
+
+
+def _weighted(items: Sequence[tuple[float, float]]) -> float:
+    """Mean of (value, weight) pairs; the last value when no weight."""
+    total = sum(w for _, w in items)
+    if total <= 0:
+        return items[-1][0]
+    return sum(v * w for v, w in items) / total
 
 
 def _table(name: str, rows: Mapping[str, Sequence[Any]]) -> pa.Table:

@@ -9,15 +9,17 @@ the finest step the ledger part can be answered at (1 h, or 1 d over compacted d
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import numpy as np
+import pyarrow as pa
 
 from costreport.model.cluster import ClusterData, ClusterSource, UsageSegments
 from costreport.model.errors import NoData, SourceUnavailable
 from costreport.model.window import Window
-from costreport.sources.ledger.codec import decode
+from costreport.sources.ledger.codec import decode, encode
 from costreport.sources.ledger.compact import merge_segments
-from costreport.sources.ledger.pieces import clip, merge
+from costreport.sources.ledger.pieces import clip
 from costreport.sources.ledger.schema import TABLES
 from costreport.sources.ledger.store import Commit, LedgerStore
 
@@ -70,6 +72,19 @@ def _merge_within_sets(
     return merge_segments(u, groups)
 
 
+def _with_pieces(tables: dict[str, pa.Table], pieces: Sequence[ClusterData]) -> dict[str, pa.Table]:
+    """The ledger's tables with the pieces' tables appended (the pieces last: their pod
+    metadata, the most recent, wins)."""
+    parts = {name: [tables[name]] for name in ENGINE_TABLES}
+    for piece in pieces:
+        for encoded in encode(piece, piece.window.start_ts, piece.window.end_ts).values():
+            for name in ENGINE_TABLES:
+                parts[name].append(encoded[name])
+    return {
+        name: pa.concat_tables([t.cast(TABLES[name]) for t in ts]) for name, ts in parts.items()
+    }
+
+
 class LedgerSource:
     """The ledger's committed partitions as a `ClusterSource` (every cluster in it)."""
 
@@ -84,13 +99,23 @@ class LedgerSource:
         return [c for c in self.store.commits() if c.start < z and c.end > a]
 
     async def read(
-        self, window: Window, commits: list[Commit], step_seconds: float | None = None
+        self,
+        window: Window,
+        commits: list[Commit],
+        step_seconds: float | None = None,
+        live: Sequence[ClusterData] = (),
     ) -> ClusterData:
-        """The partitions' data as one `ClusterData` over `window`, in step sets of
-        `step_seconds` (None: one set): each container's hour segments inside one set are
-        merged into one (exact for the set, and as few segments as the live path has)."""
+        """The partitions' data, with any `live` pieces (clipped to times the partitions do
+        not cover), as one `ClusterData` over `window`, in step sets of `step_seconds` (None:
+        one set). The live pieces go through the same encoding, so pods, nodes, volumes and
+        load balancers are identified across both by one rule (`codec.decode`). Each
+        container's segments inside one set are merged into one (exact for the set, and as
+        few segments as the live path has)."""
         tables = await asyncio.to_thread(self.store.read, commits, ENGINE_TABLES)
+        if live:
+            tables = await asyncio.to_thread(_with_pieces, tables, live)
         data = await asyncio.to_thread(decode, tables, window)
+        data.query_count = sum(piece.query_count for piece in live)
         data.usage = await asyncio.to_thread(_merge_within_sets, data, window, step_seconds)
         grains = {c.grain for c in commits}
         span = _intervals(commits, window.start_ts, window.end_ts)
@@ -132,15 +157,9 @@ class HybridSource:
         a, z = window.start_ts, window.end_ts
         commits = await asyncio.to_thread(self.ledger.overlapping, window)
         covered = _intervals(commits, a, z)
-        pieces: list[ClusterData] = []
-        notes: dict[str, object] = {"ledger": [], "live": []}
-        if commits:
-            stored = await self.ledger.read(window, commits, step_seconds)
-            notes.update(stored.notes)
-            pieces.append(stored)
         last_closed = max((c.end for c in commits), default=a)
         warnings: list[str] = []
-        live_spans = []
+        live: list[ClusterData] = []
         for gap_start, gap_end in _gaps(covered, a, z):
             part = Window.from_timestamps(gap_start, gap_end)
             try:
@@ -158,15 +177,17 @@ class HybridSource:
                     )
                     continue
                 raise
-            pieces.append(clip(data, gap_start, gap_end))
-            live_spans.append(part.to_json())
-        notes["live"] = live_spans
-        if not pieces:
+            live.append(clip(data, gap_start, gap_end))
+        if commits:
+            result = await self.ledger.read(window, commits, step_seconds, live)
+        elif live:
+            [result] = live  # no ledger hour in the window: one gap, the whole window
+            result.notes = {**result.notes, "ledger": []}
+        else:
             raise NoData("neither the ledger nor the live source has data for this window")
-        result = merge(pieces, window) if len(pieces) > 1 else pieces[0]
         result.window = window
         result.warnings = [*result.warnings, *warnings]
-        result.notes = {**result.notes, **notes}
+        result.notes = {**result.notes, "live": [p.window.to_json() for p in live]}
         return result
 
     async def check(self) -> None:
