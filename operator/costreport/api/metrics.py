@@ -109,10 +109,16 @@ class LedgerFigures(Collector):
         self.last_closed: dict[str, float] = {}
         self.size_bytes: float | None = None
         self.now = 0.0
+        self.updated_at = -math.inf
+
+    def due(self) -> bool:
+        """Whether to look at the ledger again (its size is a walk over every file)."""
+        return time.monotonic() - self.updated_at >= FIGURES_TTL_SECONDS
 
     def update(self, last_closed: dict[str, float], size_bytes: float, now: float) -> None:
         """Record the latest commit per cluster and the ledger's size."""
         self.last_closed, self.size_bytes, self.now = last_closed, size_bytes, now
+        self.updated_at = time.monotonic()
 
     def collect(self) -> Iterator[Metric]:
         """`costreport_ledger_*` gauges (absent without a ledger)."""

@@ -67,7 +67,7 @@ async def handle_metrics(request: web.Request) -> web.Response:
             "cost metrics stale: source unavailable", extra={"context": {"reason": error.reason}}
         )
     store = ledger_store_of(request.app[SOURCE_KEY])
-    if store is not None:
+    if store is not None and metrics.ledger.due():
         try:
             commits = await asyncio.to_thread(store.commits)
             size = await asyncio.to_thread(store.size_bytes)
@@ -78,6 +78,7 @@ async def handle_metrics(request: web.Request) -> web.Response:
             for commit in commits:
                 last[commit.cluster] = max(last.get(commit.cluster, 0.0), commit.end)
             metrics.ledger.update(last, float(size), now.timestamp())
+    metrics.ledger.now = now.timestamp()  # the lag is of this scrape; commits and size cached
     body = generate_latest(metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -51,9 +51,19 @@ def test_ingest_is_idempotent_and_repair_rewrites_without_doubling(ledger_url: s
     assert (len(first.written), first.already) == (6, 0)
     again = close(sample, store)
     assert (len(again.written), again.already) == (0, 6)
+    reads: list[str] = []
+    original = store._read_marker
+
+    def counting(path: str):  # type: ignore[no-untyped-def]
+        reads.append(path)
+        return original(path)
+
+    store._read_marker = counting  # type: ignore[method-assign]
+    assert len(store.commits()) == 6 and reads == []  # unchanged markers are not read again
     repaired = close(sample, store, rewrite=True)
     assert len(repaired.written) == 6
     assert len(store.commits()) == 6
+    assert len(set(reads)) == 6  # the rewritten markers were read again
     assert_same(totals(sample), totals(LedgerSource(store)))
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -82,6 +83,10 @@ class LedgerStore:
                 "ledger", url, f"a directory or s3://, gs://, az:// URL pyarrow can open ({error})"
             ) from None
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
+        # Parsed markers by path, with the (mtime, size) they were read at: a marker is read
+        # again only when it changed, so a query lists the commits but does not re-read them.
+        self._markers: dict[str, tuple[tuple[Any, int | None], Commit | None]] = {}
+        self._markers_lock = threading.Lock()
 
     # -- paths ------------------------------------------------------------------------
     def _path(self, *parts: str) -> str:
@@ -183,13 +188,28 @@ class LedgerStore:
             )
         except (OSError, pa.ArrowException) as error:
             raise SourceUnavailable(f"ledger {self.url}: cannot list commits: {error}") from None
-        paths = sorted(
-            i.path
+        markers = {
+            i.path: (i.mtime_ns, i.size)
             for i in infos
             if i.path.endswith(".json") and (cluster is None or f"/cluster={cluster}/" in i.path)
+        }
+        with self._markers_lock:
+            known = dict(self._markers)
+        stale = sorted(
+            p
+            for p, stamp in markers.items()
+            if stamp[0] is None or known.get(p, (None,))[0] != stamp  # no mtime: always read
         )
         with ThreadPoolExecutor(READ_THREADS) as pool:
-            commits = [c for c in pool.map(self._read_marker, paths) if c is not None]
+            fresh = dict(zip(stale, pool.map(self._read_marker, stale), strict=True))
+        with self._markers_lock:
+            for path in stale:
+                self._markers[path] = (markers[path], fresh[path])
+            if cluster is None:  # a full listing: forget markers that are gone
+                for path in set(self._markers) - set(markers):
+                    del self._markers[path]
+            current = {path: self._markers[path][1] for path in markers}
+        commits = [c for _, c in sorted(current.items()) if c is not None]
         # Per day, the most compacted form wins: a merged day, else a bundle of its hours,
         # else the hours themselves (a crash between writing one and deleting the other
         # leaves both; readers see one).
