@@ -17,26 +17,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from costreport.model.report import GROUP
+from costreport.sources.kubernetes import KubeRequester
 
 RESOURCE = "allocations"
-
-
-class ApiRequester(Protocol):
-    """The one Kubernetes call shape auth needs (`KubeClient.request`, or a fake)."""
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        content_type: str = "application/json",
-        ok_missing: bool = False,
-    ) -> Any:
-        """Send a request and return the decoded answer."""
-        ...
 
 
 class Unauthenticated(Exception):
@@ -97,7 +83,7 @@ class TtlCache:
 class KubernetesAuth:
     """TokenReview + SubjectAccessReview against the API server."""
 
-    api: ApiRequester
+    api: KubeRequester
     audiences: tuple[str, ...] = ()
     cache_ttl: float = 10.0
     tokens: TtlCache = field(init=False)

@@ -16,11 +16,12 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from costreport.engine.privacy import LabelPolicy
 from costreport.model.cluster import ClusterSource
 from costreport.model.errors import SourceUnavailable
+from costreport.sources.kubernetes import KubeRequester
 from costreport.sources.ledger import LedgerStore, close_hours, last_closable_hour
 from costreport.sources.ledger.compact import housekeep
 from costreport.sources.ledger.ingest import IngestReport
@@ -44,21 +45,6 @@ class AlwaysLeader:
         return True
 
 
-class LeaseApi(Protocol):
-    """The Kubernetes calls a Lease needs (a `KubeClient`, or a fake in tests)."""
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        content_type: str = "application/json",
-        ok_missing: bool = False,
-    ) -> Any:
-        """An API call."""
-        ...
-
-
 def _micro(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -74,7 +60,7 @@ class LeaseElector:
 
     def __init__(
         self,
-        kube: LeaseApi,
+        kube: KubeRequester,
         namespace: str,
         name: str,
         identity: str,

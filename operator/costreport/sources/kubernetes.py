@@ -12,12 +12,27 @@ import ssl
 import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
 
 from costreport.model.report import GROUP, PLURALS, VERSION, ReportRef
+
+
+class KubeRequester(Protocol):
+    """The one Kubernetes call shape auth and leases need (`KubeClient.request`, or a fake)."""
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        ok_missing: bool = False,
+    ) -> Any:
+        """Send a request and return the decoded answer (None for 404 when `ok_missing`)."""
+        ...
 
 
 class KubeError(RuntimeError):
