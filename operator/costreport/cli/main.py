@@ -24,10 +24,11 @@ from costreport.cli.servers import check_port, run_operator, serve
 from costreport.engine.assets import parse_asset_aggregate
 from costreport.engine.filters import parse_filter
 from costreport.engine.params import QueryLimits, check_limits, parse_allocation_query
+from costreport.model.cluster import ClusterSource
 from costreport.model.errors import InvalidParameter, SourceUnavailable
 from costreport.model.query import AssetQuery
 from costreport.model.window import parse_accumulate, parse_duration, parse_window
-from costreport.sources.ledger import LedgerStore, close_hours, last_closable_hour
+from costreport.sources.ledger import HybridSource, LedgerStore, close_hours, last_closable_hour
 from costreport.sources.service import query_allocations, query_assets
 
 DEMO_LEDGER = ".costreport/ledger"
@@ -38,12 +39,12 @@ def _now() -> datetime:
     return datetime.now(tz=UTC)
 
 
-async def run_query(args: argparse.Namespace) -> str:
-    """The `query` command's output."""
+async def run_query(args: argparse.Namespace, source: ClusterSource | None = None) -> str:
+    """The `query` command's output (over `source`, or the one the options describe)."""
     params = query_params(args)
     query = parse_allocation_query(params, now=_now(), utc_offset=args.utc_offset)
     check_limits(query, params, QueryLimits())
-    source = build_source(args)
+    source = source or build_source(args)
     try:
         result = await query_allocations(source, query)
     finally:
@@ -97,7 +98,7 @@ async def run_demo(args: argparse.Namespace) -> str:
     end = last_closable_hour(_now().timestamp())
     report = await close_hours(live, store, end - 8 * 86400, end)
     closed = len(store.commits())
-    table = await run_query(args)
+    table = await run_query(args, HybridSource(store, live))  # the sample generated once
     note = (
         f"ledger {args.ledger}: {closed} closed hours ({len(report.written)} new); "
         "the table above read them from it and only the open hour live"

@@ -13,6 +13,8 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from costreport.model.allocation import NUMERIC_FIELDS, AllocationSetRange, round_for_response
 from costreport.model.asset import AssetSet
 
@@ -98,7 +100,5 @@ def _number(value: object) -> float | None:
 def _cell(value: float | None) -> object:
     if value is None:
         return ""
-    import numpy as np
-
     [rounded] = round_for_response(np.array([value], dtype=np.float64))
     return "" if rounded is None else rounded
