@@ -440,6 +440,13 @@ def build_parser() -> argparse.ArgumentParser:
         "source has data)",
     )
     op.add_argument(
+        "--lifecycle-records",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with --ledger and --source prometheus: watch pods and record every container's "
+        "exact start and end into the ledger, so pods no scrape saw are costed (default: on)",
+    )
+    op.add_argument(
         "--peering",
         metavar="NAME",
         help="kopf peering object (ClusterKopfPeering) for more than one replica; "

@@ -62,6 +62,7 @@ def run_operator(args: argparse.Namespace) -> None:
         memo.backfill_days = args.ledger_backfill_days
         memo.hourly_days = args.ledger_hourly_days
         memo.retention_days = args.ledger_retention
+        memo.lifecycle_records = bool(getattr(args, "lifecycle_records", False))
     asyncio.run(
         kopf.operator(
             clusterwide=not args.namespace,

@@ -11,14 +11,27 @@ import asyncio
 import contextlib
 import os
 import socket
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
 
 from costreport.controller.ledger import AlwaysLeader, LeaseElector, LedgerCloser
+from costreport.controller.lifecycle import LifecycleWriter, PodRecorder
 from costreport.controller.scheduler import ReportScheduler
+from costreport.engine.privacy import LabelPolicy
 from costreport.model.report import GROUP, VERSION
 from costreport.sources.kubernetes import KubeClient
+from costreport.sources.ledger.lifecycle import LifecycleFiles
+from costreport.sources.lifecycle import CombinedLives, LifecycleBook
+from costreport.sources.prometheus import PrometheusSource
+
+
+def _cleaner(policy: LabelPolicy | None) -> Callable[[Mapping[str, str]], Mapping[str, str]]:
+    """Labels and annotations of recorded pods go through the label policy before storage."""
+    if policy is None:
+        return lambda labels: labels
+    return policy.clean
 
 
 @kopf.on.startup()
@@ -55,9 +68,19 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
             if memo.get("peering")
             else AlwaysLeader()
         )
+        writer = None
+        live = memo.live
+        if memo.get("lifecycle_records") and isinstance(live, PrometheusSource):
+            book = LifecycleBook(live.config.default_cluster, clean=_cleaner(memo.get("policy")))
+            files = LifecycleFiles(store, [book.cluster])
+            live.lifecycles = CombinedLives(files, book)
+            writer = LifecycleWriter(book, files)
+            memo.recorder = PodRecorder(memo.kube, book)
+            memo.recorder_task = asyncio.create_task(memo.recorder.run_forever())
         memo.closer = LedgerCloser(
             store,
             memo.live,
+            lifecycle=writer,
             elector=elector,
             backfill_days=memo.get("backfill_days", 30.0),
             hourly_days=memo.get("hourly_days", 14.0),
@@ -70,7 +93,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     """Cancel the scheduler and close the HTTP session."""
-    for name in ("task", "ledger_task"):
+    for name in ("task", "ledger_task", "recorder_task"):
         task = memo.get(name)
         if task is not None:
             task.cancel()

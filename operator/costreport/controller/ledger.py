@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
+from costreport.controller.lifecycle import LifecycleWriter
 from costreport.engine.privacy import LabelPolicy
 from costreport.model.cluster import ClusterSource
 from costreport.model.errors import SourceUnavailable
@@ -125,9 +126,10 @@ class LedgerCloser:
         hourly_days: float = 14.0,
         retention_days: float = 400.0,
         policy: LabelPolicy | None = None,
+        lifecycle: LifecycleWriter | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.store, self.live = store, live
+        self.store, self.live, self.lifecycle = store, live, lifecycle
         self.elector = elector or AlwaysLeader()
         self.backfill_days, self.policy, self.clock = backfill_days, policy, clock
         self.hourly_days, self.retention_days = hourly_days, retention_days
@@ -138,6 +140,8 @@ class LedgerCloser:
         if not await self.elector.is_leader():
             return None
         end = last_closable_hour(self.clock())
+        if self.lifecycle is not None:  # the records first: the closed hour includes them
+            await asyncio.to_thread(self.lifecycle.flush, end)
         commits = await asyncio.to_thread(self.store.commits)
         last = max((c.end for c in commits), default=None)
         start = last if last is not None else end - self.backfill_days * 86400

@@ -75,6 +75,9 @@ class Pod:
     services: tuple[str, ...] = ()
     provider_id: str = ""
     uid: str = ""
+    lifecycle: str = (
+        ""  # "recorded": a Kubernetes API record gave its runtime; "only": nothing else saw it
+    )
 
 
 @dataclass(frozen=True, slots=True)

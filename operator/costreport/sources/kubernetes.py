@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import ssl
 import tempfile
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import aiohttp
 import orjson
@@ -37,6 +38,14 @@ class KubeRequester(Protocol):
 
 class KubeError(RuntimeError):
     """A Kubernetes API call failed."""
+
+
+class WatchGone(KubeError):
+    """A watch's resourceVersion is too old (HTTP 410 Gone): list again."""
+
+
+MAX_EVENT_BYTES = 8 << 20
+"""Largest watch event accepted (an object in etcd is at most 1.5 MiB)."""
 
 
 class KubeClient:
@@ -164,6 +173,44 @@ class KubeClient:
             "count": 1,
         }
         await self.request("POST", f"/api/v1/namespaces/{namespace}/events", event)
+
+    async def list_pods(self, limit: int, continue_token: str | None) -> Mapping[str, Any]:
+        """One page of every namespace's pods."""
+        query = f"?limit={limit}" + (f"&continue={quote(continue_token)}" if continue_token else "")
+        answer: Mapping[str, Any] = await self.request("GET", "/api/v1/pods" + query)
+        return answer
+
+    async def watch_pods(
+        self, resource_version: str, timeout_seconds: int
+    ) -> AsyncIterator[Mapping[str, Any]]:
+        """Watch events of every namespace's pods from `resource_version`, one JSON line each
+        (a line over `MAX_EVENT_BYTES` is an error); HTTP 410 raises `WatchGone`."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        path = (
+            f"/api/v1/pods?watch=1&allowWatchBookmarks=true&resourceVersion="
+            f"{quote(resource_version)}&timeoutSeconds={timeout_seconds}"
+        )
+        timeout = aiohttp.ClientTimeout(total=timeout_seconds + 30, sock_read=120)
+        async with self._session.get(
+            self.server + path, headers=self.headers, ssl=self.ssl, timeout=timeout
+        ) as response:
+            if response.status == 410:
+                raise WatchGone(f"GET {path}: 410")
+            if response.status >= 400:
+                payload = await response.read()
+                raise KubeError(f"GET {path}: {response.status} {payload[:500]!r}")
+            buffer = b""
+            async for chunk in response.content.iter_any():
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        yield orjson.loads(line)
+                if len(buffer) > MAX_EVENT_BYTES:
+                    raise KubeError(f"GET {path}: a watch event over {MAX_EVENT_BYTES} bytes")
+            if buffer.strip():
+                yield orjson.loads(buffer)
 
     async def close(self) -> None:
         """Close the HTTP session."""

@@ -76,6 +76,7 @@ def encode(
             "labels": [_labels(p.labels) for p in pods],
             "annotations": [_labels(p.annotations) for p in pods],
             "services": [list(p.services) for p in pods],
+            "lifecycle": [p.lifecycle for p in pods],
         },
     )
     u = data.usage
@@ -318,6 +319,7 @@ def decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
             tuple(r["services"] or ()),
             r["provider_id"],
             r["uid"],
+            r.get("lifecycle") or "",
         )
         for r in picked
     ]

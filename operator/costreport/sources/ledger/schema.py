@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
-"""Version of the table layout below; bumped on any incompatible change."""
+SCHEMA_VERSION = 2
+"""Version of the table layout below; bumped on any change (2: `pods.lifecycle`)."""
+READABLE_VERSIONS = (1, 2)
+"""Versions this code reads (a column added since is filled with its default)."""
 
 LABELS = pa.map_(pa.string(), pa.string())
 POD_REF = pa.struct([("namespace", pa.string()), ("name", pa.string()), ("uid", pa.string())])
@@ -59,6 +61,12 @@ TABLE_COLUMNS: dict[str, list[Column]] = {
         ("labels", LABELS, "", "pod labels after the label policy (sanitised keys)"),
         ("annotations", LABELS, "", "pod annotations after the label policy"),
         ("services", pa.list_(pa.string()), "", "services selecting the pod"),
+        (
+            "lifecycle",
+            pa.string(),
+            "",
+            "recorded: runtime from the Kubernetes API's records; only: seen by nothing else",
+        ),
     ],
     "nodes": [
         ("cluster", pa.string(), "", "cluster id"),

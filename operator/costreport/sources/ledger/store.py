@@ -9,6 +9,8 @@ Layout under the ledger's URL (a local path, `file://`, `s3://`, `gs://` or `az:
     _commits/cluster=<id>/YYYY-MM-DDTHH.json                   an hour's commit marker
     _commits/cluster=<id>/YYYY-MM-DD.hours.json                a bundle's marker
     _commits/cluster=<id>/YYYY-MM-DD.json                      a compacted day's marker
+    _lifecycle/cluster=<id>/date=YYYY-MM-DD/hHH.parquet         container lives recorded from
+                                                               the Kubernetes API in that hour
 
 A partition is visible only once its marker exists, and the marker is written after every
 file of the partition: a crash in between leaves files no reader looks at, and the retry
@@ -36,7 +38,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from costreport.model.errors import InvalidParameter, SourceUnavailable
-from costreport.sources.ledger.schema import SCHEMA_VERSION, TABLES
+from costreport.sources.ledger.schema import READABLE_VERSIONS, SCHEMA_VERSION, TABLES
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -55,6 +57,18 @@ class Commit:
     files: Mapping[str, str]
     rows: Mapping[str, int]
     marker: str
+
+
+def _upgrade(table: pa.Table, relative: str) -> pa.Table:
+    """A table written by an older schema version, with the columns added since (nulls)."""
+    name = relative.rsplit("/", 1)[-1].removesuffix(".parquet")
+    schema = TABLES.get(name)
+    if schema is None:
+        return table
+    for field in schema:
+        if field.name not in table.column_names:
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return table
 
 
 def _day(ts: float) -> str:
@@ -162,6 +176,38 @@ class LedgerStore:
         self._write_bytes(marker, json.dumps(body, sort_keys=True).encode())
         return Commit(cluster, start, end, grain, files, rows, marker)
 
+    def write_table(self, relative: str, table: pa.Table) -> None:
+        """One Parquet file outside the partitions (e.g. lifecycle records), atomically."""
+        sink = io.BytesIO()
+        pq.write_table(table, sink, compression="zstd")
+        self._write_bytes(relative, sink.getvalue())
+
+    def read_file_table(self, relative: str) -> pa.Table | None:
+        """A Parquet file by relative path (None when absent)."""
+        try:
+            with self.fs.open_input_file(self._path(relative)) as handle:
+                return pq.ParquetFile(handle).read()
+        except FileNotFoundError:
+            return None
+        except (OSError, pa.ArrowException) as error:
+            if "not found" in str(error).lower() or "no such file" in str(error).lower():
+                return None
+            raise SourceUnavailable(f"ledger {self.url}: cannot read {relative}: {error}") from None
+
+    def subdirectories(self, relative: str) -> list[str]:
+        """Names of the directories right under a relative path (none when it is absent)."""
+        try:
+            infos = self.fs.get_file_info(
+                pafs.FileSelector(self._path(relative), allow_not_found=True)
+            )
+        except (OSError, pa.ArrowException) as error:
+            raise SourceUnavailable(f"ledger {self.url}: cannot list {relative}: {error}") from None
+        return sorted(
+            i.path.rstrip("/").rsplit("/", 1)[-1]
+            for i in infos
+            if i.type == pafs.FileType.Directory
+        )
+
     def delete(self, relatives: Iterable[str]) -> None:
         """Delete files (absent is fine)."""
         for relative in relatives:
@@ -233,10 +279,10 @@ class LedgerStore:
             raise SourceUnavailable(
                 f"ledger {self.url}: unreadable marker {path}: {error}"
             ) from None
-        if body.get("schemaVersion") != SCHEMA_VERSION:
+        if body.get("schemaVersion") not in READABLE_VERSIONS:
             raise SourceUnavailable(
                 f"ledger {self.url}: {path} has schema version {body.get('schemaVersion')}; "
-                f"this costreport reads version {SCHEMA_VERSION}"
+                f"this costreport reads versions {', '.join(map(str, READABLE_VERSIONS))}"
             )
         relative = path[len(self.root.rstrip("/")) + 1 :]
         return Commit(
@@ -268,7 +314,7 @@ class LedgerStore:
     def _read_table(self, relative: str) -> pa.Table:
         try:
             with self.fs.open_input_file(self._path(relative)) as handle:
-                return pq.ParquetFile(handle).read()
+                return _upgrade(pq.ParquetFile(handle).read(), relative)
         except (OSError, pa.ArrowException) as error:
             raise SourceUnavailable(f"ledger {self.url}: cannot read {relative}: {error}") from None
 

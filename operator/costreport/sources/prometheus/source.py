@@ -36,11 +36,13 @@ from costreport.model.cluster import (
     Pod,
     UsageSegments,
 )
+from costreport.model.errors import SourceUnavailable
+from costreport.model.lifecycle import ContainerLife, LifecycleSource, lifecycle_counts
 from costreport.model.pricing import PricingConfig
 from costreport.model.window import Window, format_duration, split_window
 from costreport.sources.prometheus.checks import coverage_span, missing_series
 from costreport.sources.prometheus.client import PrometheusClient, PrometheusConfig
-from costreport.sources.prometheus.lives import start_of_container
+from costreport.sources.prometheus.lives import RECORD_BASIS, merge_recorded, start_of_container
 from costreport.sources.prometheus.objects import (
     CONTROLLER_KINDS,
     ContainerKey,
@@ -78,10 +80,17 @@ class PrometheusSource(SeriesObjects):
 
     name = "prometheus"
 
-    def __init__(self, config: PrometheusConfig, pricing: PricingConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: PrometheusConfig,
+        pricing: PricingConfig | None = None,
+        lifecycles: LifecycleSource | None = None,
+    ) -> None:
         self.config = config
         self.pricing = pricing or PricingConfig()
         self.client = PrometheusClient(config)
+        self.lifecycles = lifecycles
+        """Container lives recorded from the Kubernetes API (the operator's pod watch)."""
 
     async def check(self) -> None:
         """Ready when Prometheus answers a trivial query."""
@@ -217,13 +226,27 @@ class PrometheusSource(SeriesObjects):
             "prometheus queries",
             extra={"context": {"queries": count, "sets": len(sets), "window": w}},
         )
-        data = self._assemble(results, sets, window)
+        records: list[ContainerLife] = []
+        recorder_warning: list[str] = []
+        if self.lifecycles is not None:
+            try:
+                records = await self.lifecycles.lives(a, z)
+            except SourceUnavailable as error:
+                recorder_warning.append(
+                    f"lifecycle records unavailable ({error.reason}): runtimes from metrics only"
+                )
+        data = self._assemble(results, sets, window, records)
+        data.warnings.extend(recorder_warning)
         data.query_count = count
         return data
 
     # -- assembly -------------------------------------------------------------------------
     def _assemble(
-        self, r: Mapping[str, Any], sets: Sequence[Window], window: Window
+        self,
+        r: Mapping[str, Any],
+        sets: Sequence[Window],
+        window: Window,
+        records: Sequence[ContainerLife] = (),
     ) -> ClusterData:
         a, z = sets[0].start_ts, sets[-1].end_ts
         s = sets[0].duration.total_seconds()
@@ -321,6 +344,7 @@ class PrometheusSource(SeriesObjects):
         network = self._network(r, a, s)
         interval = self.config.scrape_interval_seconds
         lives: list[tuple[ContainerKey, float, float]] = []
+        how_of: dict[ContainerKey, str] = {}
         basis: dict[str, int] = defaultdict(int)
         for key in sorted(set(running) | set(requests) | set(container_start)):
             known = pods.get(key[:4])
@@ -343,8 +367,21 @@ class PrometheusSource(SeriesObjects):
                 end = set_end if estimate >= set_end - interval else estimate
             if end <= max(start, a):
                 continue
-            basis[how] += 1
+            how_of[key] = how
             lives.append((key, start, end))
+        lives, recorded, only = merge_recorded(
+            lives,
+            records,
+            lambda key4: key4 in pods,
+            lambda life: self._recorded_pod(pods, life),
+            requests,
+            len(sets),
+            a,
+            z,
+        )
+        for key, _, _ in lives:
+            basis[RECORD_BASIS if key in recorded else how_of[key]] += 1
+        recorded_pods = {key[:4] for key in recorded}
 
         # Running seconds per set of every name (container and pod level), to share the
         # uid-less series among the lives of a name.
@@ -392,6 +429,11 @@ class PrometheusSource(SeriesObjects):
                         (),
                         node.provider_id if node else "",
                         uid,
+                        "only"
+                        if (cluster, namespace, pod_name, uid) in only
+                        else "recorded"
+                        if (cluster, namespace, pod_name, uid) in recorded_pods
+                        else "",
                     )
                 )
                 pod_index = pod_keys[(cluster, namespace, pod_name, uid)] = len(pod_list) - 1
@@ -414,7 +456,11 @@ class PrometheusSource(SeriesObjects):
                 cpu_req = value(req.get("cpu", {}))
                 ram_req = value(req.get("memory", {}))
                 gpu_req = value(req.get("nvidia_com_gpu", {}))
-                cpu_use = usage["cpu"].get(by_name, {}).get(k, 0.0) / named
+                sampled = k in usage["cpu"].get(by_name, {}) or k in usage["ram"].get(by_name, {})
+                unsampled = key in recorded and not sampled  # usage = requests (OpenCost's floor)
+                cpu_use = (
+                    cpu_req if unsampled else usage["cpu"].get(by_name, {}).get(k, 0.0) / named
+                )
                 share = 1.0 / per_life[(cluster, namespace, pod_name, uid)]
                 net = network.get((cluster, namespace, pod_name, k), {})
                 for column, total in (
@@ -425,7 +471,7 @@ class PrometheusSource(SeriesObjects):
                     ("egress_internet_rate", net.get("internet", 0.0) * 3600 / pod_named / GIB),
                 ):
                     rows[column].append(total * share)
-                ram_use = usage["ram"].get(by_name, {}).get(k, 0.0)
+                ram_use = ram_req if unsampled else usage["ram"].get(by_name, {}).get(k, 0.0)
                 ram_peak = usage["ram_max"].get(by_name, {}).get(k, ram_use)
                 # OpenCost's exporter (when present): average of max(request, usage) per minute.
                 exported_cpu = usage["alloc_cpu"].get(by_name, {}).get(k, 0.0)
@@ -472,7 +518,14 @@ class PrometheusSource(SeriesObjects):
             currency=self.pricing.currency_code,
             warnings=warnings,
             coverage=coverage,
-            notes={"containerStart": dict(sorted(basis.items()))},
+            notes={
+                "containerStart": dict(sorted(basis.items())),
+                **(
+                    {"lifecycle": counts}
+                    if (counts := lifecycle_counts([p.lifecycle for p in pod_list]))
+                    else {}
+                ),
+            },
         )
 
     @staticmethod
@@ -489,6 +542,15 @@ class PrometheusSource(SeriesObjects):
             if base and suffix.isdigit() and len(suffix) in (8, 10):
                 name = base  # a CronJob's job: cost it to the CronJob (OpenCost's isCron rule)
         return CONTROLLER_KINDS.get(kind, kind.lower()), name
+
+    @staticmethod
+    def _recorded_pod(pods: dict[PodKey, _PodFacts], life: ContainerLife) -> None:
+        """A pod only the Kubernetes API's records saw (between two scrapes)."""
+        key = (life.cluster, life.namespace, life.pod, life.uid)
+        facts = pods.setdefault(key, _PodFacts(*key))
+        facts.node, facts.start = life.node, life.start
+        facts.owner_kind, facts.owner_name = life.controller_kind, life.controller_name
+        facts.labels.update(life.labels)
 
     async def close(self) -> None:
         """Close the HTTP session."""
