@@ -35,6 +35,7 @@ from costreport.model.cluster import (
     UsageSegments,
     VolumeMount,
 )
+from costreport.model.lifecycle import ContainerLife
 from costreport.model.window import Window
 
 
@@ -72,6 +73,7 @@ class SimPod:
     claim: str = ""
     uid_override: str = ""  # another life of the same name gets another uid
     delay: float = 0.0  # containers start this long after the pod (image pull, init)
+    linger: float | None = None  # override the cluster's (0: deleted as soon as it finished)
 
     @property
     def uid(self) -> str:
@@ -141,6 +143,39 @@ class SimCluster:
         first = math.ceil((max(a, self.start) - self.start) / self.scrape)
         last = math.ceil((min(b, self.end) - self.start) / self.scrape)
         return self.start + np.arange(first, max(first, last)) * self.scrape
+
+    # -- what the operator's pod watch would have recorded -------------------------------
+    def records(self, observed: float | None = None) -> list[ContainerLife]:
+        """Every container life as the Kubernetes API reported it (exact start and end);
+        a pod still running at `observed` (default: the simulation's end) has no end."""
+        observed = self.end if observed is None else observed
+        out = []
+        for p in self.pods:
+            if p.run_start >= observed:
+                continue
+            ended = p.end <= observed and (p.completed or p.deleted or p.end < self.end)
+            kind, name = p.replicaset_owner or (p.owner_kind, p.owner_name)
+            for c in p.containers:
+                out.append(
+                    ContainerLife(
+                        p.cluster,
+                        p.namespace,
+                        p.name,
+                        p.uid,
+                        c.name,
+                        p.node,
+                        p.run_start,
+                        p.end if ended else math.nan,
+                        observed,
+                        c.cpu_request,
+                        c.ram_request * GIB,
+                        c.gpu_request,
+                        kind,
+                        name,
+                        dict(p.labels),
+                    )
+                )
+        return out
 
     # -- the truth -----------------------------------------------------------------------
     def truth(self) -> ClusterData:
@@ -297,7 +332,8 @@ class SimCluster:
                 add("node_ram_hourly_cost", base, t, n.ram_price)
                 add("node_gpu_hourly_cost", base, t, n.gpu_price)
         for p in self.pods:
-            lingering = p.end + (self.linger if p.completed or p.deleted else 0.0)
+            stay = self.linger if p.linger is None else p.linger
+            lingering = p.end + (stay if p.completed or p.deleted else 0.0)
             t_obj = self.scrapes(p.start, lingering)
             t_run = self.scrapes(p.run_start, p.end)
             pod = {"cluster_id": p.cluster, "namespace": p.namespace, "pod": p.name, "uid": p.uid}

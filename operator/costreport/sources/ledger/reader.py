@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from costreport.model.cluster import ClusterData, ClusterSource, UsageSegments
 from costreport.model.errors import NoData, SourceUnavailable
+from costreport.model.lifecycle import lifecycle_counts
 from costreport.model.window import Window
 from costreport.sources.ledger.codec import decode, encode
 from costreport.sources.ledger.compact import merge_segments
@@ -123,6 +124,9 @@ class LedgerSource:
             "ledger": [Window.from_timestamps(a, z).to_json() for a, z in span],
             "finestStep": "1d" if "day" in grains else "1h",
         }
+        counts = lifecycle_counts([p.lifecycle for p in data.pods])
+        if counts is not None:
+            data.notes = {**data.notes, "lifecycle": counts}
         return data
 
     async def cluster_data(
