@@ -1,7 +1,7 @@
 """Accuracy for short-lived pods: computed/actual cost per pod, against a real Prometheus.
 
 Reproduces OpenCost's error table (reference §3.3): pods running 30 s, 5 min, 1 h, 1 d (and
-7 d with --long) at many random phases, scraped every 30 s, queried at resolutions 1m … 60m.
+7 d with --long) at many random phases, scraped every 30 s (`--scrape`), queried at 1m … 60m.
 Each cell prints the lowest and highest computed/actual ratio over the pods, beside OpenCost's
 published bounds. Two populations:
 

@@ -237,6 +237,18 @@ def test_the_ledger_is_a_kept_volume_by_default_and_a_bucket_optionally() -> Non
         assert mounts["ledger"] == "/var/lib/costreport/ledger"
     operator = deployment["spec"]["template"]["spec"]["containers"][0]
     assert "--ledger-backfill-days=30" in operator["args"]
+    assert "--no-lifecycle-records" not in operator["args"]  # the pod watch is on by default
+    [role] = [
+        d for d in docs if d["kind"] == "ClusterRole" and "aggregate" not in str(d["metadata"])
+    ]
+    pods = [r for r in role["rules"] if "pods" in r["resources"]]
+    assert pods and {"list", "watch"} <= set(pods[0]["verbs"])
+    off = render("--set", "ledger.lifecycleRecords=false")
+    [deployment_off] = [d for d in off if d["kind"] == "Deployment"]
+    assert (
+        "--no-lifecycle-records"
+        in deployment_off["spec"]["template"]["spec"]["containers"][0]["args"]
+    )
     bucket = render(
         "--set", "ledger.url=s3://costs/fleet", "--set", "ledger.credentialsSecret=ledger-creds"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import kopf
 
@@ -39,3 +40,42 @@ async def test_cleanup_cancels_the_scheduler_and_closes_the_client() -> None:
     memo = kopf.Memo(task=task, kube=kube)
     await stop(memo=memo)
     assert task.cancelled() and kube.closed
+
+
+async def test_a_ledger_over_prometheus_starts_the_pod_watch_and_feeds_the_source(
+    tmp_path: Path,
+) -> None:
+    from costreport.controller.handlers import start_ledger
+    from costreport.sources.ledger import LedgerStore
+    from costreport.sources.lifecycle import CombinedLives
+    from costreport.sources.prometheus import PrometheusConfig, PrometheusSource
+
+    live = PrometheusSource(PrometheusConfig("http://127.0.0.1:9", default_cluster="prod"))
+    kube = ClosingKube()
+    memo = kopf.Memo(
+        kube=kube,
+        operator_namespace="costreport",
+        ledger_store=LedgerStore(str(tmp_path)),
+        live=live,
+        lifecycle_records=True,
+    )
+    start_ledger(memo)
+    try:
+        assert isinstance(live.lifecycles, CombinedLives)
+        assert memo.recorder.book.cluster == "prod"
+        assert memo.closer.lifecycle is not None
+    finally:
+        await stop(memo=memo)
+        await live.close()
+    assert memo.recorder_task.cancelled() and memo.ledger_task.cancelled()
+    # Off (or not Prometheus): no watch.
+    other = kopf.Memo(
+        kube=kube,
+        operator_namespace="costreport",
+        ledger_store=LedgerStore(str(tmp_path)),
+        live=TinySource(),
+        lifecycle_records=True,
+    )
+    start_ledger(other)
+    assert other.get("recorder") is None and other.closer.lifecycle is None
+    await stop(memo=other)

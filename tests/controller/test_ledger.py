@@ -105,3 +105,61 @@ async def test_the_closer_backfills_then_closes_each_hour_once(tmp_path: Path) -
             return False
 
     assert await LedgerCloser(store, sample, elector=Follower(), clock=clock).tick() is None
+
+
+async def test_the_leader_writes_the_lifecycle_records_before_closing_the_hour(
+    tmp_path: Path,
+) -> None:
+    from costreport.controller.lifecycle import LifecycleWriter
+    from costreport.sources.ledger.lifecycle import LifecycleFiles, hour_path
+    from costreport.sources.lifecycle import LifecycleBook
+    from tests.sources.lifecycle.pods import finished, pod
+
+    sample = SampleSource(now=datetime.fromtimestamp(NOW + 7200, tz=UTC))
+    store = LedgerStore(str(tmp_path / "ledger"))
+    book = LifecycleBook("sample")
+    hour = NOW - 600 - 3600  # 11:00, the last closable hour at 12:10
+    book.apply(
+        "DELETED", pod("blink", containers={"main": finished(hour + 5, hour + 35)}), hour + 40
+    )
+    book.bookmark(NOW)
+    seen: list[bool] = []
+
+    class Watching:
+        """A live source that checks the records exist when the hour is closed."""
+
+        name = "sample"
+
+        async def cluster_data(self, window: Any, **kwargs: Any) -> Any:
+            seen.append(store.read_file_table(hour_path("sample", hour)) is not None)
+            return await sample.cluster_data(window, **kwargs)
+
+    writer = LifecycleWriter(book, LifecycleFiles(store, ["sample"]))
+    closer = LedgerCloser(
+        store, Watching(), lifecycle=writer, backfill_days=1 / 24, clock=Clock(NOW)
+    )  # type: ignore[arg-type]
+    report = await closer.tick()
+    assert report is not None and [h - hour for h in report.written] == [0.0]
+    assert seen == [True]
+    [life] = LifecycleFiles(store, ["sample"]).read(hour, hour + 3600)
+    assert (life.pod, life.start, life.end) == ("blink", hour + 5, hour + 35)
+    assert book.ended == {}  # in the ledger now: forgotten
+
+
+async def test_a_follower_writes_no_records(tmp_path: Path) -> None:
+    from costreport.controller.lifecycle import LifecycleWriter
+    from costreport.sources.ledger.lifecycle import LifecycleFiles
+    from costreport.sources.lifecycle import LifecycleBook
+
+    class Follower:
+        async def is_leader(self) -> bool:
+            return False
+
+    store = LedgerStore(str(tmp_path / "ledger"))
+    book = LifecycleBook("sample")
+    book.bookmark(NOW)
+    writer = LifecycleWriter(book, LifecycleFiles(store, ["sample"]))
+    sample = SampleSource(now=datetime.fromtimestamp(NOW, tz=UTC))
+    closer = LedgerCloser(store, sample, lifecycle=writer, elector=Follower(), clock=Clock(NOW))
+    assert await closer.tick() is None
+    assert store.subdirectories("_lifecycle") == []

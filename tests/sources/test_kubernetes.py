@@ -116,3 +116,66 @@ async def test_errors_carry_the_api_answer(kube: Any) -> None:
     with pytest.raises(KubeError, match="GET /forbidden: 403"):
         await client.request("GET", "/forbidden")
     assert await client.get_configmap("a", "missing") == {"ok": True}
+
+
+class WatchServer:
+    """Serves a pod list and a chunked watch stream the way the API server does."""
+
+    def __init__(self, chunks: list[bytes], status: int = 200) -> None:
+        self.chunks, self.status = chunks, status
+        self.paths: list[str] = []
+        self.app = web.Application()
+        self.app.router.add_get("/api/v1/pods", self.handle)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.paths.append(request.path_qs)
+        if "watch" not in request.query:
+            return web.json_response({"metadata": {"resourceVersion": "7"}, "items": []})
+        if self.status != 200:
+            return web.json_response({"kind": "Status", "code": self.status}, status=self.status)
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for chunk in self.chunks:
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+
+
+async def watch_events(
+    server_chunks: list[bytes], status: int = 200
+) -> tuple[list[Any], list[str]]:
+    fake = WatchServer(server_chunks, status)
+    server = TestServer(fake.app)
+    await server.start_server()
+    client = KubeClient(f"http://127.0.0.1:{server.port}", token="tok", ssl_context=False)
+    try:
+        events = [e async for e in client.watch_pods("7", 60)]
+    finally:
+        await client.close()
+        await server.close()
+    return events, fake.paths
+
+
+async def test_a_watch_stream_is_split_into_events_whatever_the_chunking() -> None:
+    one = b'{"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"8"}}}\n'
+    two = b'{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}}\n'
+    events, paths = await watch_events([one[:10], one[10:] + two[:5], two[5:]])
+    assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
+    assert paths == [
+        "/api/v1/pods?watch=1&allowWatchBookmarks=true&resourceVersion=7&timeoutSeconds=60"
+    ]
+
+
+async def test_a_watch_answering_410_is_gone() -> None:
+    from costreport.sources.kubernetes import WatchGone
+
+    with pytest.raises(WatchGone):
+        await watch_events([], status=410)
+
+
+async def test_a_watch_event_over_the_limit_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import costreport.sources.kubernetes as kubernetes
+
+    monkeypatch.setattr(kubernetes, "MAX_EVENT_BYTES", 100)
+    with pytest.raises(KubeError, match="a watch event over 100 bytes"):
+        await watch_events([b'{"type":"ADDED","object":{"x":"' + b"y" * 200])

@@ -56,38 +56,44 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         policy=memo.get("policy"),
     )
     memo.task = asyncio.create_task(memo.scheduler.run_forever(memo.tick_seconds))
+    start_ledger(memo)
+
+
+def start_ledger(memo: kopf.Memo) -> None:
+    """With a ledger: the hour closer (leader only) and, over Prometheus, the pod watch."""
     store = memo.get("ledger_store")
-    if store is not None:
-        elector = (
-            LeaseElector(
-                memo.kube,
-                memo.operator_namespace,
-                f"{memo.peering}-ledger",
-                f"{socket.gethostname()}-{os.getpid()}",
-            )
-            if memo.get("peering")
-            else AlwaysLeader()
+    if store is None:
+        return
+    elector = (
+        LeaseElector(
+            memo.kube,
+            memo.operator_namespace,
+            f"{memo.peering}-ledger",
+            f"{socket.gethostname()}-{os.getpid()}",
         )
-        writer = None
-        live = memo.live
-        if memo.get("lifecycle_records") and isinstance(live, PrometheusSource):
-            book = LifecycleBook(live.config.default_cluster, clean=_cleaner(memo.get("policy")))
-            files = LifecycleFiles(store, [book.cluster])
-            live.lifecycles = CombinedLives(files, book)
-            writer = LifecycleWriter(book, files)
-            memo.recorder = PodRecorder(memo.kube, book)
-            memo.recorder_task = asyncio.create_task(memo.recorder.run_forever())
-        memo.closer = LedgerCloser(
-            store,
-            memo.live,
-            lifecycle=writer,
-            elector=elector,
-            backfill_days=memo.get("backfill_days", 30.0),
-            hourly_days=memo.get("hourly_days", 14.0),
-            retention_days=memo.get("retention_days", 400.0),
-            policy=memo.get("policy"),
-        )
-        memo.ledger_task = asyncio.create_task(memo.closer.run_forever())
+        if memo.get("peering")
+        else AlwaysLeader()
+    )
+    writer = None
+    live = memo.live
+    if memo.get("lifecycle_records") and isinstance(live, PrometheusSource):
+        book = LifecycleBook(live.config.default_cluster, clean=_cleaner(memo.get("policy")))
+        files = LifecycleFiles(store, [book.cluster])
+        live.lifecycles = CombinedLives(files, book)
+        writer = LifecycleWriter(book, files)
+        memo.recorder = PodRecorder(memo.kube, book)
+        memo.recorder_task = asyncio.create_task(memo.recorder.run_forever())
+    memo.closer = LedgerCloser(
+        store,
+        memo.live,
+        lifecycle=writer,
+        elector=elector,
+        backfill_days=memo.get("backfill_days", 30.0),
+        hourly_days=memo.get("hourly_days", 14.0),
+        retention_days=memo.get("retention_days", 400.0),
+        policy=memo.get("policy"),
+    )
+    memo.ledger_task = asyncio.create_task(memo.closer.run_forever())
 
 
 @kopf.on.cleanup()

@@ -154,5 +154,5 @@ class LifecycleWriter:
             hour += HOUR
         if written:
             self.written_until = hour
-            self.book.prune(hour - HOUR)
+            self.book.prune(hour)  # ended before the last written hour ended: in the files
         return written

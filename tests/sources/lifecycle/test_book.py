@@ -93,3 +93,18 @@ def test_merge_keeps_the_latest_observation_and_the_earliest_start() -> None:
     [late] = late_book.snapshot(T0, T0 + 100)
     [merged] = merge_lives([late, early]).values()
     assert (merged.start, merged.end) == (T0 + 50, T0 + 90)
+
+
+def test_housekeeping_keeps_records_for_the_hourly_days_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from costreport.sources.ledger.compact import housekeep
+
+    store = LedgerStore(str(tmp_path))
+    files = LifecycleFiles(store)
+    book = LifecycleBook("c1")
+    book.apply("DELETED", pod("j", containers={"main": finished(T0 + 5, T0 + 35)}), T0 + 40)
+    for day in (0, 13, 14):
+        files.write_hour("c1", T0 + day * 86400, book.snapshot(T0, T0 + 3600))
+    report = housekeep(store, T0 + 15 * 86400 + 60, hourly_days=14)
+    # Days older than 14 whole days before now go; the last 14 stay.
+    assert report.dropped_record_days == 1
+    assert store.subdirectories("_lifecycle/cluster=c1") == ["date=2026-03-15", "date=2026-03-16"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +25,7 @@ import pyarrow as pa
 from costreport.model.cluster import USAGE_FLOAT_COLUMNS, ClusterData, UsageSegments
 from costreport.model.window import Window
 from costreport.sources.ledger.codec import _key, _last_rows, decode, encode
+from costreport.sources.ledger.lifecycle import PREFIX as LIFECYCLE_PREFIX
 from costreport.sources.ledger.schema import TABLES
 from costreport.sources.ledger.store import DAY, Commit, LedgerStore
 
@@ -51,6 +53,7 @@ class HousekeepingReport:
     compacted_days: list[float] = field(default_factory=list)
     bundled_days: list[float] = field(default_factory=list)
     dropped: int = 0
+    dropped_record_days: int = 0
 
 
 def merge_segments(usage: UsageSegments, groups: np.ndarray | None = None) -> UsageSegments:
@@ -129,9 +132,16 @@ def housekeep(
     store: LedgerStore, now: float, *, hourly_days: float = 14.0, retention_days: float = 400.0
 ) -> HousekeepingReport:
     """Bundle each closed day's hours; merge days older than `hourly_days`; drop partitions
-    older than `retention_days`."""
+    older than `retention_days`, and lifecycle records older than `hourly_days` (the closed
+    hours hold what they gave; a repair of older days uses the live source alone)."""
     report = HousekeepingReport()
     cutoff = math.floor((now - hourly_days * DAY) / DAY) * DAY
+    oldest_records = datetime.fromtimestamp(cutoff, tz=UTC).strftime("date=%Y-%m-%d")
+    for cluster_dir in store.subdirectories(LIFECYCLE_PREFIX):
+        for day_dir in store.subdirectories(f"{LIFECYCLE_PREFIX}/{cluster_dir}"):
+            if day_dir.startswith("date=") and day_dir < oldest_records:
+                store.delete_tree(f"{LIFECYCLE_PREFIX}/{cluster_dir}/{day_dir}")
+                report.dropped_record_days += 1
     today = math.floor(now / DAY) * DAY
     horizon = now - retention_days * DAY
     commits = store.commits()

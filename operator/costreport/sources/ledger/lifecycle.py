@@ -38,9 +38,13 @@ LIFECYCLE_SCHEMA = pa.schema(
         pa.field(
             "observed", pa.float64(), metadata={"unit": "unix s", "meaning": "state known until"}
         ),
-        pa.field("cpu_request", pa.float64(), metadata={"unit": "cores"}),
-        pa.field("ram_request", pa.float64(), metadata={"unit": "bytes"}),
-        pa.field("gpu_request", pa.float64(), metadata={"unit": "GPUs"}),
+        pa.field(
+            "cpu_request", pa.float64(), metadata={"unit": "cores", "meaning": "spec request"}
+        ),
+        pa.field(
+            "ram_request", pa.float64(), metadata={"unit": "bytes", "meaning": "spec request"}
+        ),
+        pa.field("gpu_request", pa.float64(), metadata={"unit": "GPUs", "meaning": "spec request"}),
         pa.field("controller_kind", pa.string(), metadata={"meaning": "owner kind"}),
         pa.field("controller_name", pa.string(), metadata={"meaning": "owner name"}),
         pa.field("labels", LABELS, metadata={"meaning": "after the label policy"}),

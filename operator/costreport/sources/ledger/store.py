@@ -208,6 +208,13 @@ class LedgerStore:
             if i.type == pafs.FileType.Directory
         )
 
+    def delete_tree(self, relative: str) -> None:
+        """Delete a directory and everything under it (absent is fine)."""
+        try:
+            self.fs.delete_dir(self._path(relative))
+        except (FileNotFoundError, OSError):
+            return
+
     def delete(self, relatives: Iterable[str]) -> None:
         """Delete files (absent is fine)."""
         for relative in relatives:
