@@ -163,3 +163,26 @@ async def test_a_follower_writes_no_records(tmp_path: Path) -> None:
     closer = LedgerCloser(store, sample, lifecycle=writer, elector=Follower(), clock=Clock(NOW))
     assert await closer.tick() is None
     assert store.subdirectories("_lifecycle") == []
+
+
+async def test_operators_of_two_clusters_share_a_bucket_without_coordination(
+    tmp_path: Path,
+) -> None:
+    moment = datetime.fromtimestamp(NOW + 7200, tz=UTC)
+    store = LedgerStore(str(tmp_path / "fleet"))
+    east = LedgerCloser(
+        store, SampleSource(now=moment, cluster="east"), backfill_days=0.25, clock=Clock(NOW)
+    )
+    west = LedgerCloser(
+        store,
+        SampleSource(now=moment, cluster="west", seed=7),
+        backfill_days=0.25,
+        clock=Clock(NOW),
+    )
+    first = await east.tick()
+    second = await west.tick()  # east's hours are not west's
+    assert first is not None and second is not None
+    assert len(first.written) == len(second.written) == 6
+    assert [len(store.commits(c)) for c in ("east", "west")] == [6, 6]
+    again = await west.tick()
+    assert again is not None and again.written == []

@@ -25,7 +25,7 @@ from costreport.model.errors import SourceUnavailable
 from costreport.sources.kubernetes import KubeRequester
 from costreport.sources.ledger import LedgerStore, close_hours, last_closable_hour
 from costreport.sources.ledger.compact import housekeep
-from costreport.sources.ledger.ingest import IngestReport
+from costreport.sources.ledger.ingest import IngestReport, cluster_of
 
 log = logging.getLogger("costreport.ledger")
 
@@ -142,7 +142,7 @@ class LedgerCloser:
         end = last_closable_hour(self.clock())
         if self.lifecycle is not None:  # the records first: the closed hour includes them
             await asyncio.to_thread(self.lifecycle.flush, end)
-        commits = await asyncio.to_thread(self.store.commits)
+        commits = await asyncio.to_thread(self.store.commits, cluster_of(self.live))
         last = max((c.end for c in commits), default=None)
         start = last if last is not None else end - self.backfill_days * 86400
         report = await close_hours(self.live, self.store, start, end, policy=self.policy)

@@ -702,6 +702,11 @@ class SampleSource:
         self.cluster, self.scale, self.seed, self.pricing = cluster, scale, seed, pricing
         self._data: ClusterData | None = None
 
+    @property
+    def cluster_id(self) -> str:
+        """The one cluster this source describes (the ledger's `cluster=` prefix)."""
+        return self.cluster
+
     def data(self) -> ClusterData:
         """The whole generated history."""
         if self._data is None:

@@ -33,9 +33,8 @@ def schema_markdown() -> str:
     ]
     for field in LIFECYCLE_SCHEMA:
         meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
-        lines.append(
-            f"| `{field.name}` | {field.type} | {meta.get('unit', '')} | {meta.get('meaning', '')} |"
-        )
+        unit, meaning = meta.get("unit", ""), meta.get("meaning", "")
+        lines.append(f"| `{field.name}` | {field.type} | {unit} | {meaning} |")
     return "\n".join(lines) + "\n"
 
 

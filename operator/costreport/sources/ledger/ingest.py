@@ -53,6 +53,12 @@ def last_closable_hour(now: float, grace: float = GRACE_SECONDS) -> float:
     return math.floor((now - grace) / HOUR) * HOUR
 
 
+def cluster_of(live: ClusterSource) -> str | None:
+    """The one cluster a live source writes (None: it may write several)."""
+    cluster = getattr(live, "cluster_id", None)
+    return cluster if isinstance(cluster, str) and cluster else None
+
+
 def hours_between(start: float, end: float) -> list[float]:
     """Starts of the whole hours in [start, end)."""
     first = math.ceil(start / HOUR) * HOUR
@@ -70,10 +76,14 @@ async def close_hours(
     progress: Callable[[int, int], None] | None = None,
     hook: Callable[[], None] | None = None,
 ) -> IngestReport:
-    """Commit every whole hour in [start, end) that is not committed yet (all with `rewrite`)."""
+    """Commit every whole hour in [start, end) that is not committed yet (all with `rewrite`).
+
+    "Committed" is judged for the live source's own cluster (`cluster_id`) when it names
+    one: in a fleet's bucket, other clusters' hours are not this one's.
+    """
     began = time.perf_counter()
     report = IngestReport()
-    commits = store.commits()
+    commits = store.commits(cluster_of(live))
     done = set() if rewrite else {(c.start) for c in commits if c.grain == "hour"}
     days = {c.start for c in commits if c.grain in ("day", "hours")}
     superseded = []

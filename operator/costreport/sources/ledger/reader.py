@@ -20,6 +20,7 @@ from costreport.model.lifecycle import lifecycle_counts
 from costreport.model.window import Window
 from costreport.sources.ledger.codec import decode, encode
 from costreport.sources.ledger.compact import merge_segments
+from costreport.sources.ledger.fleet import READ_PARALLEL, concat_clusters
 from costreport.sources.ledger.pieces import clip
 from costreport.sources.ledger.schema import TABLES
 from costreport.sources.ledger.store import Commit, LedgerStore
@@ -91,8 +92,18 @@ class LedgerSource:
 
     name = "ledger"
 
-    def __init__(self, store: LedgerStore) -> None:
+    def __init__(self, store: LedgerStore, *, parallel: int = READ_PARALLEL) -> None:
         self.store = store
+        self.parallel = max(1, parallel)
+        """Clusters read at once (a fleet's memory is bounded by this many clusters' tables)."""
+
+    def _read_cluster(
+        self, commits: list[Commit], window: Window, step_seconds: float | None
+    ) -> ClusterData:
+        """One cluster's partitions, decoded and merged per step set (in a worker thread)."""
+        data = decode(self.store.read(commits, ENGINE_TABLES), window)
+        data.usage = _merge_within_sets(data, window, step_seconds)
+        return data
 
     def overlapping(self, window: Window) -> list[Commit]:
         """Committed partitions overlapping the window."""
@@ -112,12 +123,24 @@ class LedgerSource:
         load balancers are identified across both by one rule (`codec.decode`). Each
         container's segments inside one set are merged into one (exact for the set, and as
         few segments as the live path has)."""
-        tables = await asyncio.to_thread(self.store.read, commits, ENGINE_TABLES)
-        if live:
-            tables = await asyncio.to_thread(_with_pieces, tables, live)
-        data = await asyncio.to_thread(decode, tables, window)
-        data.query_count = sum(piece.query_count for piece in live)
-        data.usage = await asyncio.to_thread(_merge_within_sets, data, window, step_seconds)
+        clusters = sorted({c.cluster for c in commits})
+        if live or len(clusters) == 1:
+            tables = await asyncio.to_thread(self.store.read, commits, ENGINE_TABLES)
+            if live:
+                tables = await asyncio.to_thread(_with_pieces, tables, live)
+            data = await asyncio.to_thread(decode, tables, window)
+            data.query_count = sum(piece.query_count for piece in live)
+            data.usage = await asyncio.to_thread(_merge_within_sets, data, window, step_seconds)
+        else:  # a fleet: one cluster per worker, so memory is bounded by a cluster, not all
+            gate = asyncio.Semaphore(self.parallel)
+
+            async def one(cluster: str) -> ClusterData:
+                mine = [c for c in commits if c.cluster == cluster]
+                async with gate:
+                    return await asyncio.to_thread(self._read_cluster, mine, window, step_seconds)
+
+            parts = await asyncio.gather(*(one(cluster) for cluster in clusters))
+            data = concat_clusters(parts, window)
         grains = {c.grain for c in commits}
         span = _intervals(commits, window.start_ts, window.end_ts)
         data.notes = {

@@ -92,6 +92,13 @@ class PrometheusSource(SeriesObjects):
         self.lifecycles = lifecycles
         """Container lives recorded from the Kubernetes API (the operator's pod watch)."""
 
+    @property
+    def cluster_id(self) -> str:
+        """The cluster whose closed hours this source's operator judges as done (`--cluster-id`;
+        in a fleet's bucket each operator has its own). Series labelled with other clusters
+        (a Thanos of several) are written in the same hours."""
+        return self.config.default_cluster
+
     async def check(self) -> None:
         """Ready when Prometheus answers a trivial query."""
         await self.client.query("vector(1)", 0)
