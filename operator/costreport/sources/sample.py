@@ -568,6 +568,10 @@ def _segments(b: _Builder) -> UsageSegments:
     )
 
 
+MIN_DAYS = 11
+"""Fewest days of history the sample can generate."""
+
+
 def generate_sample_cluster(
     *,
     now: datetime,
@@ -577,7 +581,10 @@ def generate_sample_cluster(
     days: int = 30,
     pricing: PricingConfig | None = None,
 ) -> ClusterData:
-    """The sample cluster's `days` of history ending at `now`."""
+    """The sample cluster's `days` of history ending at `now` (at least `MIN_DAYS`: its
+    workloads include nodes and rollouts that start up to ten days back)."""
+    if days < MIN_DAYS:
+        raise ValueError(f"the sample cluster needs days >= {MIN_DAYS} (got {days})")
     config = pricing or PricingConfig()
     merged = {**SAMPLE_INSTANCE_PRICES, **config.instance_types}
     config = config.model_copy(update={"instance_types": merged})
