@@ -136,3 +136,79 @@ def test_ledger_hours_plus_the_live_tail_equal_the_live_path(
         {"start": "2026-11-22T00:00:00Z", "end": "2026-11-22T12:00:00Z"}
     ]
     same(live, hybrid)
+
+
+@pytest.fixture(scope="module")
+def bundled(
+    ledger: tuple[SampleSource, LedgerStore], tmp_path_factory: pytest.TempPathFactory
+) -> LedgerStore:
+    """The same three days, each bundled with its `day_segments` (no day compacted)."""
+    import shutil
+
+    from costreport.sources.ledger.compact import housekeep
+
+    _, store = ledger
+    copy = tmp_path_factory.mktemp("bundled")
+    shutil.copytree(store.root, copy, dirs_exist_ok=True)
+    bundles = LedgerStore(str(copy))
+    report = housekeep(bundles, NOW.timestamp(), hourly_days=30)
+    assert len(report.bundled_days) == 3 and report.compacted_days == []
+    return bundles
+
+
+@pytest.mark.parametrize(
+    ("days", "step", "accumulate"),
+    [
+        (3, timedelta(days=1), "none"),
+        (3, None, "none"),
+        (2, timedelta(days=1), "all"),
+        (2, timedelta(days=2), "none"),
+    ],
+)
+@pytest.mark.parametrize("idle", ["separate", "share-by-node"])
+@pytest.mark.parametrize("aggregate", [("pod",), ("namespace",), ("cluster", "node")])
+def test_queries_in_whole_days_read_the_merged_day_and_equal_the_live_path(
+    ledger: tuple[SampleSource, LedgerStore],
+    bundled: LedgerStore,
+    days: int,
+    step: timedelta | None,
+    accumulate: str,
+    idle: str,
+    aggregate: tuple[str, ...],
+) -> None:
+    sample, _ = ledger
+    window = Window(LAST - timedelta(days=days), LAST)
+    query = AllocationQuery(
+        window=window,
+        aggregate=aggregate,
+        step=step,
+        accumulate=accumulate,  # type: ignore[arg-type]
+        include_idle=True,
+        share_idle=idle.startswith("share"),
+        idle_by_node=idle == "share-by-node",
+    )
+    read: list[dict[str, str] | None] = []
+
+    class Watching(LedgerStore):
+        def read(self, commits, tables=None, substitute=None):  # type: ignore[no-untyped-def]
+            read.append(substitute)
+            return super().read(commits, tables, substitute)
+
+    now = NOW.timestamp()
+    live = asyncio.run(query_allocations(sample, query, now=now))
+    stored = asyncio.run(query_allocations(LedgerSource(Watching(bundled.root)), query, now=now))
+    assert read == [{"segments": "day_segments"}]
+    same(live, stored)
+
+
+def test_a_query_not_in_whole_days_reads_the_hours(bundled: LedgerStore) -> None:
+    from costreport.sources.ledger.reader import in_whole_days
+
+    assert in_whole_days(Window(FIRST, LAST), None)
+    assert in_whole_days(Window(FIRST, LAST), 86400.0)
+    assert not in_whole_days(Window(FIRST, LAST), 6 * 3600.0)
+    assert not in_whole_days(Window(FIRST + timedelta(hours=1), LAST), None)
+    [commit] = [c for c in bundled.commits() if c.start == FIRST.timestamp()]
+    assert commit.grain == "hours" and "day_segments" in commit.files
+    rows = commit.rows
+    assert rows["day_segments"] < rows["segments"] / 10  # a container's day is one segment

@@ -34,12 +34,14 @@ class CountingStore(LedgerStore):
         self.lock = threading.Lock()
         self.active = self.peak = 0
 
-    def read(self, commits: Iterable[Any], tables: Iterable[str] | None = None) -> Any:
+    def read(
+        self, commits: Iterable[Any], tables: Iterable[str] | None = None, substitute: Any = None
+    ) -> Any:
         with self.lock:
             self.active += 1
             self.peak = max(self.peak, self.active)
         try:
-            return super().read(commits, tables)
+            return super().read(commits, tables, substitute)
         finally:
             with self.lock:
                 self.active -= 1
@@ -120,4 +122,4 @@ def test_memory_is_bounded_by_the_clusters_read_at_once(
     q = query(aggregate=("namespace",))
     result = asyncio.run(query_allocations(LedgerSource(store, parallel=parallel), q, now=END))
     assert store.peak <= parallel
-    assert {p.get("cluster") for s in result.sets for p in s.properties} >= set()
+    assert sum(len(s) for s in result.sets) > 0

@@ -97,8 +97,9 @@ def _daily_allocations(table: pa.Table, day: float) -> pa.Table:
 
 def bundle_day(store: LedgerStore, cluster: str, day: float, hours: list[Commit]) -> Commit:
     """Put a closed day's hour partitions into one file per table (rows unchanged: the finest
-    step stays one hour), then delete the hours: a month is then read from ~30 files per
-    table instead of ~720."""
+    step stays one hour), plus `day_segments` (each container's day merged: what a query in
+    whole days reads), then delete the hours: a month is then read from ~30 files per table
+    instead of ~720."""
     first, last = min(h.start for h in hours), max(h.end for h in hours)
     tables = store.read(hours)
     # A pod's metadata and mounts repeat every hour: keep each once (its last version).
@@ -109,6 +110,10 @@ def bundle_day(store: LedgerStore, cluster: str, day: float, hours: list[Commit]
     ):
         _, rows = _last_rows(_key(tables[name], *keys))
         tables[name] = tables[name].take(pa.array(np.sort(rows)))
+    # And the day's segments merged per container, for queries in whole days.
+    data = decode(tables, Window.from_timestamps(day, day + DAY))
+    data.usage = merge_segments(data.usage)
+    tables["day_segments"] = encode(data, day, day + DAY)[cluster]["segments"]
     commit = store.write_partition(cluster, first, last, "hours", tables)
     store.delete([f for h in hours for f in h.files.values()])
     store.delete([h.marker for h in hours])

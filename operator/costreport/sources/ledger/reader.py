@@ -23,7 +23,7 @@ from costreport.sources.ledger.compact import merge_segments
 from costreport.sources.ledger.fleet import READ_PARALLEL, concat_clusters
 from costreport.sources.ledger.pieces import clip
 from costreport.sources.ledger.schema import TABLES
-from costreport.sources.ledger.store import Commit, LedgerStore
+from costreport.sources.ledger.store import DAY, Commit, LedgerStore
 
 
 def _intervals(commits: list[Commit], start: float, end: float) -> list[tuple[float, float]]:
@@ -53,8 +53,23 @@ def _gaps(
     return gaps
 
 
-ENGINE_TABLES = tuple(t for t in TABLES if t != "allocations")
-"""What the engine reads (`allocations` is for SQL engines)."""
+ENGINE_TABLES = tuple(t for t in TABLES if t not in ("allocations", "day_segments"))
+"""What the engine reads (`allocations` is for SQL engines; `day_segments` stands in for
+`segments` in queries of whole days)."""
+
+
+def in_whole_days(window: Window, step_seconds: float | None) -> bool:
+    """Whether every step set starts and ends on a UTC midnight (so a container's day of
+    segments merged into one is exact for each set)."""
+    a, z = window.start_ts, window.end_ts
+    if a % DAY or z % DAY:
+        return False
+    return step_seconds is None or step_seconds % DAY == 0
+
+
+def substitutes(window: Window, step_seconds: float | None) -> dict[str, str] | None:
+    """The tables to read instead of others for this query."""
+    return {"segments": "day_segments"} if in_whole_days(window, step_seconds) else None
 
 
 def _merge_within_sets(
@@ -101,7 +116,8 @@ class LedgerSource:
         self, commits: list[Commit], window: Window, step_seconds: float | None
     ) -> ClusterData:
         """One cluster's partitions, decoded and merged per step set (in a worker thread)."""
-        data = decode(self.store.read(commits, ENGINE_TABLES), window)
+        tables = self.store.read(commits, ENGINE_TABLES, substitutes(window, step_seconds))
+        data = decode(tables, window)
         data.usage = _merge_within_sets(data, window, step_seconds)
         return data
 
@@ -125,7 +141,9 @@ class LedgerSource:
         few segments as the live path has)."""
         clusters = sorted({c.cluster for c in commits})
         if live or len(clusters) == 1:
-            tables = await asyncio.to_thread(self.store.read, commits, ENGINE_TABLES)
+            tables = await asyncio.to_thread(
+                self.store.read, commits, ENGINE_TABLES, substitutes(window, step_seconds)
+            )
             if live:
                 tables = await asyncio.to_thread(_with_pieces, tables, live)
             data = await asyncio.to_thread(decode, tables, window)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pyarrow as pa
 
 SCHEMA_VERSION = 2
-"""Version of the table layout below; bumped on any change (2: `pods.lifecycle`)."""
+"""Version of the table layout below; bumped on any incompatible change (2: `pods.lifecycle`;
+`day_segments` is an optional file of a bundle, absent from older ones, not a new version)."""
 READABLE_VERSIONS = (1, 2)
 """Versions this code reads (a column added since is filled with its default)."""
 
@@ -51,6 +52,14 @@ TABLE_COLUMNS: dict[str, list[Column]] = {
         *POD_COLUMNS,
         ("container", pa.string(), "", "container name"),
         *USAGE_COLUMNS,
+    ],
+    "day_segments": [
+        *POD_COLUMNS,
+        ("container", pa.string(), "", "container name"),
+        *[
+            (c, t, u, m.replace("within the partition's hour", "within the day"))
+            for c, t, u, m in USAGE_COLUMNS
+        ],
     ],
     "pods": [
         *POD_COLUMNS,
@@ -161,7 +170,9 @@ TABLE_COLUMNS: dict[str, list[Column]] = {
         ("total_cost", pa.float64(), "$", "sum of the costs above (no idle, no sharing)"),
     ],
 }
-"""Every table of an hour (or a compacted day) partition."""
+"""Every table of an hour (or a compacted day) partition. `day_segments` is only in a closed
+day's bundle of hours: each container's segments of the day merged into one (time-weighted
+rates), read instead of `segments` when every step set is whole UTC days."""
 
 TABLES: dict[str, pa.Schema] = {
     name: pa.schema(

@@ -303,11 +303,24 @@ class LedgerStore:
         )
 
     def read(
-        self, commits: Iterable[Commit], tables: Iterable[str] | None = None
+        self,
+        commits: Iterable[Commit],
+        tables: Iterable[str] | None = None,
+        substitute: Mapping[str, str] | None = None,
     ) -> dict[str, pa.Table]:
-        """The given tables (default: all) of the partitions, concatenated table by table."""
+        """The given tables (default: all) of the partitions, concatenated table by table;
+        `substitute` reads another table under a table's name where a partition has it (e.g.
+        `day_segments` as `segments`)."""
         wanted = list(tables) if tables is not None else list(TABLES)
-        jobs = [(name, c.files[name]) for c in commits for name in wanted if name in c.files]
+        swap = substitute or {}
+        jobs = []
+        for c in commits:
+            for name in wanted:
+                other = swap.get(name)
+                if other is not None and other in c.files:
+                    jobs.append((name, c.files[other]))
+                elif name in c.files:
+                    jobs.append((name, c.files[name]))
         with ThreadPoolExecutor(READ_THREADS) as pool:
             parts = list(pool.map(lambda job: (job[0], self._read_table(job[1])), jobs))
         out: dict[str, list[pa.Table]] = {name: [] for name in TABLES}
