@@ -22,6 +22,8 @@ from costreport.api.auth import (
 )
 from costreport.api.autocomplete import handle_autocomplete
 from costreport.api.cache import ResponseCache
+from costreport.api.cloudcost import CLOUD_COSTS_KEY
+from costreport.api.cloudcost import ROUTES as CLOUD_ROUTES
 from costreport.api.limits import ClientLimiter
 from costreport.api.metrics import ApiMetrics
 from costreport.api.middleware import (
@@ -46,6 +48,7 @@ from costreport.api.settings import (
 )
 from costreport.model.cluster import ClusterSource
 from costreport.model.errors import SourceUnavailable
+from costreport.sources.billing.service import CloudCosts
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -90,6 +93,7 @@ def create_app(
     settings: ApiSettings | None = None,
     reports: ConfigMapReader | None = None,
     auth: KubernetesAuth | NoAuth | None = None,
+    cloud_costs: CloudCosts | None = None,
 ) -> web.Application:
     """The API over a source (and the operator's ConfigMaps when in a cluster).
 
@@ -118,7 +122,8 @@ def create_app(
     app[METRICS_KEY] = ApiMetrics()
     app[STATE_KEY] = {}
     app[REPORTS_KEY] = reports
-    for path, handler in ROUTES:
+    app[CLOUD_COSTS_KEY] = cloud_costs
+    for path, handler in (*ROUTES, *CLOUD_ROUTES):
         app.router.add_get(path, handler)
         app.router.add_get("/model" + path, handler)
     app.router.add_get("/metrics", handle_metrics)

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 
@@ -28,7 +29,10 @@ from costreport.model.cluster import ClusterSource
 from costreport.model.errors import InvalidParameter, SourceUnavailable
 from costreport.model.query import AssetQuery
 from costreport.model.window import parse_accumulate, parse_duration, parse_window
+from costreport.sources.billing.sample_bill import write_sample_bill
+from costreport.sources.billing.store import BillingStore
 from costreport.sources.ledger import HybridSource, LedgerStore, close_hours, last_closable_hour
+from costreport.sources.sample import SampleSource
 from costreport.sources.service import query_allocations, query_assets
 
 DEMO_LEDGER = ".costreport/ledger"
@@ -103,6 +107,14 @@ async def run_demo(args: argparse.Namespace) -> str:
         f"ledger {args.ledger}: {closed} closed hours ({len(report.written)} new); "
         "the table above read them from it and only the open hour live"
     )
+    if isinstance(live, SampleSource) and not args.billing:
+        args.billing = str(Path(args.ledger).parent / "billing")
+        bill = await asyncio.to_thread(write_sample_bill, live.data(), Path(args.billing))
+        bills = await asyncio.to_thread(BillingStore(store).ingest, args.billing)
+        note += (
+            f"\nbill {bill} (FOCUS 1.2, {bills.rows or 'unchanged, no new'} rows read): "
+            "/cloudCost and the OpenCost UI's cloud cost pages answer from it"
+        )
     return f"{table}\n{note}"
 
 

@@ -12,6 +12,8 @@ from costreport.engine.privacy import LabelPolicy, hashed_keys, parse_allow_list
 from costreport.model.cluster import ClusterSource
 from costreport.model.errors import InvalidParameter
 from costreport.model.pricing import load_pricing
+from costreport.sources.billing.service import CloudCosts
+from costreport.sources.billing.store import BillingStore
 from costreport.sources.ledger import HybridSource, LedgerSource, LedgerStore
 from costreport.sources.prometheus import PrometheusConfig, PrometheusSource
 from costreport.sources.sample import SampleSource
@@ -39,6 +41,13 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="the cost ledger: a directory, or s3://, gs://, az:// (env COSTREPORT_LEDGER); "
         "closed hours are read from it, only the rest from the live source",
+    )
+    group.add_argument(
+        "--billing",
+        default=os.environ.get("COSTREPORT_BILLING"),
+        metavar="URL",
+        help="FOCUS bill files (CSV, CSV.gz, Parquet): a directory, or s3://, gs://, az:// "
+        "(env COSTREPORT_BILLING); new or changed files are read into the ledger",
     )
     group.add_argument("--cluster", default="sample-cluster", help="cluster id of the sample")
     group.add_argument("--scale", type=float, default=1.0, help="sample pod-count multiplier")
@@ -157,6 +166,18 @@ def build_source(args: argparse.Namespace) -> ClusterSource:
         return LedgerSource(LedgerStore(ledger))
     live = build_live_source(args)
     return HybridSource(LedgerStore(ledger), live) if ledger else live
+
+
+def build_cloud_costs(args: argparse.Namespace) -> CloudCosts | None:
+    """The bills the options describe: those in the ledger, refreshed from `--billing`."""
+    ledger, billing = getattr(args, "ledger", None), getattr(args, "billing", None)
+    if billing and not ledger:
+        raise InvalidParameter(
+            "billing", billing, "used with --ledger URL (bills are kept in the ledger)"
+        )
+    if not ledger:
+        return None
+    return CloudCosts(BillingStore(LedgerStore(ledger)), billing)
 
 
 def build_live_source(args: argparse.Namespace) -> ClusterSource:

@@ -12,10 +12,12 @@ import ssl
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
-from costreport.cli.options import LOOPBACK, build_source, label_policy
+from costreport.cli.options import LOOPBACK, build_cloud_costs, build_source, label_policy
 from costreport.engine.privacy import LabelPolicy
 from costreport.model.errors import InvalidParameter, SourceUnavailable
+from costreport.sources.billing.service import CloudCosts
 from costreport.sources.kubernetes import KubeClient
 from costreport.sources.ledger import HybridSource
 
@@ -141,7 +143,10 @@ def serve(args: argparse.Namespace, banner: str = "") -> None:
         if reader is None:
             raise InvalidParameter("auth", "kubernetes", "none outside a cluster (no API server)")
         auth = KubernetesAuth(reader, tuple(getattr(args, "token_audience", [])))
-    app = create_app(build_source(args), settings, reader, auth)
+    cloud_costs = build_cloud_costs(args)
+    app = create_app(build_source(args), settings, reader, auth, cloud_costs)
+    if cloud_costs is not None and cloud_costs.url:
+        app.cleanup_ctx.append(_refresh_bills(cloud_costs))
     ssl_context = tls_context(getattr(args, "tls_cert", None), getattr(args, "tls_key", None))
     examples = "\n".join(c.format(host=host, port=args.port) for c in CURL_EXAMPLES)
     print(
@@ -152,6 +157,31 @@ def serve(args: argparse.Namespace, banner: str = "") -> None:
     web.run_app(
         app, host=host, port=args.port, print=None, ssl_context=ssl_context, access_log=None
     )
+
+
+def _refresh_bills(cloud_costs: CloudCosts, every_seconds: float = 300.0) -> Any:
+    """A cleanup context that reads new or changed bill files now and every 5 minutes."""
+
+    async def refresh_forever() -> None:
+        log = logging.getLogger("costreport.billing")
+        while True:
+            try:
+                report = await cloud_costs.refresh()
+                if report is not None and (report.ingested or report.failed):
+                    log.info(
+                        "bills read",
+                        extra={"context": {"files": report.ingested, "failed": report.failed}},
+                    )
+            except SourceUnavailable as error:
+                log.warning("bills unavailable", extra={"context": {"reason": error.reason}})
+            await asyncio.sleep(every_seconds)
+
+    async def context(app: Any) -> Any:
+        task = asyncio.create_task(refresh_forever())
+        yield
+        task.cancel()
+
+    return context
 
 
 def tls_context(

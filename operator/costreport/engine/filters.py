@@ -14,7 +14,7 @@ from typing import Literal
 
 from costreport.model.errors import InvalidParameter
 
-FilterKind = Literal["allocation", "asset"]
+FilterKind = Literal["allocation", "asset", "cloudcost"]
 FilterRecord = Mapping[str, object]
 
 ALLOCATION_FIELDS = (
@@ -47,6 +47,24 @@ ASSET_FIELDS = (
     "service",
     "label",
 )
+CLOUDCOST_FIELDS = (
+    "invoiceEntityID",
+    "invoiceEntityName",
+    "accountID",
+    "accountName",
+    "regionID",
+    "availabilityZone",
+    "provider",
+    "providerID",
+    "category",
+    "service",
+    "label",
+)
+FIELDS: Mapping[str, Sequence[str]] = {
+    "allocation": ALLOCATION_FIELDS,
+    "asset": ASSET_FIELDS,
+    "cloudcost": CLOUDCOST_FIELDS,
+}
 ALIASES = {
     "department": "department",
     "environment": "env",
@@ -121,8 +139,16 @@ class Comparison(Filter):
     key: str | None
     op: str
     values: tuple[str, ...]
+    record_key: str | None = None  # the record's key for the field (None: OpenCost's mapping)
 
     def _value(self, record: FilterRecord) -> object:
+        if self.record_key is not None:
+            if self.field == "label":
+                table = record.get("labels") or {}
+                assert isinstance(table, Mapping)
+                return list(table) if self.key is None else table.get(self.key, "")
+            value = record.get(self.record_key, "")
+            return value if value is not None else ""
         if self.field in ALIASES:
             name = ALIASES[self.field]
             labels = record.get("labels") or {}
@@ -186,7 +212,7 @@ class _Parser:
     def __init__(self, text: str, kind: FilterKind) -> None:
         self.text = text
         self.pos = 0
-        self.fields: Sequence[str] = ALLOCATION_FIELDS if kind == "allocation" else ASSET_FIELDS
+        self.fields: Sequence[str] = FIELDS[kind]
         self.kind = kind
         self.depth = 0
         self.comparisons = 0
@@ -298,7 +324,7 @@ class _Parser:
         cleaned = tuple("" if v == "__unallocated__" else v for v in values)
         if field in ("label", "annotation") and key is None:
             cleaned = tuple(sanitize_label_key(v) for v in cleaned)
-        return Comparison(field, key, op, cleaned)
+        return Comparison(field, key, op, cleaned, field if self.kind == "cloudcost" else None)
 
     def value(self) -> str:
         self.skip_space()

@@ -59,6 +59,26 @@ class Commit:
     marker: str
 
 
+def filesystem_for(
+    url: str, parameter: str, *, create: bool = False
+) -> tuple[pafs.FileSystem, str]:
+    """A `pyarrow.fs` filesystem and root path for a directory, `file://`, `s3://`, `gs://` or
+    `az://` URL (the same schemes everywhere: ledger, bills)."""
+    try:
+        if "://" not in url or url.startswith("file://"):
+            local = urlsplit(url).path if url.startswith("file://") else url
+            root = os.path.abspath(local)
+            if create:
+                os.makedirs(root, exist_ok=True)
+            return pafs.LocalFileSystem(), root
+        fs, root = pafs.FileSystem.from_uri(url)
+        return fs, root
+    except (OSError, ValueError, pa.ArrowException) as error:
+        raise InvalidParameter(
+            parameter, url, f"a directory or s3://, gs://, az:// URL pyarrow can open ({error})"
+        ) from None
+
+
 def _upgrade(table: pa.Table, relative: str) -> pa.Table:
     """A table written by an older schema version, with the columns added since (nulls)."""
     name = relative.rsplit("/", 1)[-1].removesuffix(".parquet")
@@ -84,18 +104,7 @@ class LedgerStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        try:
-            if "://" not in url or url.startswith("file://"):
-                local = urlsplit(url).path if url.startswith("file://") else url
-                self.fs: pafs.FileSystem = pafs.LocalFileSystem()
-                self.root = os.path.abspath(local)
-                os.makedirs(self.root, exist_ok=True)
-            else:
-                self.fs, self.root = pafs.FileSystem.from_uri(url)
-        except (OSError, ValueError, pa.ArrowException) as error:
-            raise InvalidParameter(
-                "ledger", url, f"a directory or s3://, gs://, az:// URL pyarrow can open ({error})"
-            ) from None
+        self.fs, self.root = filesystem_for(url, "ledger", create=True)
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
         # Parsed markers by path, with the (mtime, size) they were read at: a marker is read
         # again only when it changed, so a query lists the commits but does not re-read them.
@@ -181,6 +190,34 @@ class LedgerStore:
         sink = io.BytesIO()
         pq.write_table(table, sink, compression="zstd")
         self._write_bytes(relative, sink.getvalue())
+
+    def write_json(self, relative: str, body: Mapping[str, Any]) -> None:
+        """A small JSON document (a manifest), atomically."""
+        self._write_bytes(relative, json.dumps(body, sort_keys=True).encode())
+
+    def read_json(self, relative: str) -> dict[str, Any] | None:
+        """A JSON document by relative path (None when absent)."""
+        try:
+            with self.fs.open_input_stream(self._path(relative)) as handle:
+                body: dict[str, Any] = json.loads(handle.read())
+                return body
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, pa.ArrowException) as error:
+            if "not found" in str(error).lower() or "no such file" in str(error).lower():
+                return None
+            raise SourceUnavailable(f"ledger {self.url}: cannot read {relative}: {error}") from None
+
+    def list_files(self, relative: str) -> list[str]:
+        """Relative paths of the files right under a relative directory."""
+        try:
+            infos = self.fs.get_file_info(
+                pafs.FileSelector(self._path(relative), allow_not_found=True)
+            )
+        except (OSError, pa.ArrowException) as error:
+            raise SourceUnavailable(f"ledger {self.url}: cannot list {relative}: {error}") from None
+        base = self.root.rstrip("/") + "/"
+        return sorted(i.path[len(base) :] for i in infos if i.type == pafs.FileType.File)
 
     def read_file_table(self, relative: str) -> pa.Table | None:
         """A Parquet file by relative path (None when absent)."""

@@ -1,0 +1,159 @@
+"""Bills in the ledger: FOCUS files ingested incrementally, one normalised file per bill file.
+
+Layout under the ledger:
+
+    _billing/data/<file id>-<version>.parquet   the file's normalised rows (`focus.NORMALISED`)
+    _billing/files/<file id>.json               its manifest entry (the moment it is visible)
+
+`<file id>` is a hash of the bill file's path under `--billing`; `<version>` of its size and
+modification time. A new or changed file is read whole, written under a new data name, then
+its manifest entry is replaced, then the old data file deleted: a crash at any point leaves
+either the old rows or the new ones visible, never half of a file and never both. A file that
+fails to read keeps its previous rows (if any) and records the error in its entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+
+from costreport.model.errors import SourceUnavailable
+from costreport.sources.billing.focus import NORMALISED, BillError, read_focus
+from costreport.sources.ledger.store import LedgerStore, filesystem_for
+
+log = logging.getLogger("costreport.billing")
+
+PREFIX = "_billing"
+SUFFIXES = (".csv", ".csv.gz", ".parquet")
+MAX_FILE_BYTES = 50 << 30
+"""Bill files larger than this are refused (a month of a large account is a few GB)."""
+
+
+@dataclass(slots=True)
+class BillingReport:
+    """What one ingest pass did."""
+
+    ingested: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    rows: int = 0
+    seconds: float = 0.0
+
+
+def _file_id(path: str) -> str:
+    return hashlib.sha256(path.encode()).hexdigest()[:20]
+
+
+class BillingStore:
+    """The ledger's bills: ingest from a directory or bucket, read rows by time."""
+
+    def __init__(self, ledger: LedgerStore) -> None:
+        self.ledger = ledger
+        self._cache: dict[str, pa.Table] = {}
+
+    # -- ingest ---------------------------------------------------------------------------
+    def ingest(self, url: str) -> BillingReport:
+        """Read every new or changed FOCUS file under `url` into the ledger."""
+        began = time.perf_counter()
+        report = BillingReport()
+        fs, root = filesystem_for(url, "billing")
+        try:
+            infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True, recursive=True))
+        except (OSError, pa.ArrowException) as error:
+            raise SourceUnavailable(f"billing {url}: cannot list files: {error}") from None
+        for info in sorted(infos, key=lambda i: i.path):
+            relative = info.path[len(root.rstrip("/")) + 1 :]
+            if info.type != pafs.FileType.File or not relative.lower().endswith(SUFFIXES):
+                continue
+            if any(part.startswith((".", "_")) for part in relative.split("/")):
+                continue  # hidden and bookkeeping files (e.g. a ledger inside the directory)
+            stamp = f"{info.size}-{info.mtime_ns or 0}"
+            entry_path = f"{PREFIX}/files/{_file_id(relative)}.json"
+            entry = self.ledger.read_json(entry_path)
+            if entry is not None and entry.get("stamp") == stamp:
+                report.unchanged += 1
+                continue
+            try:
+                if (info.size or 0) > MAX_FILE_BYTES:
+                    raise BillError(relative, f"{info.size} bytes; at most {MAX_FILE_BYTES}")
+                table, read = read_focus(fs, info.path, relative)
+            except BillError as error:
+                report.failed[relative] = str(error)
+                log.warning("bill file refused", extra={"context": {"error": str(error)}})
+                kept = dict(entry or {"path": relative, "data": None, "rows": 0})
+                kept.update(stamp=stamp, error=str(error), checked=_now())
+                self.ledger.write_json(entry_path, kept)
+                continue
+            version = hashlib.sha256(stamp.encode()).hexdigest()[:12]
+            data_path = f"{PREFIX}/data/{_file_id(relative)}-{version}.parquet"
+            self.ledger.write_table(data_path, table)
+            starts, ends = table["start"], table["end"]
+            self.ledger.write_json(
+                entry_path,
+                {
+                    "path": relative,
+                    "stamp": stamp,
+                    "data": data_path,
+                    "rows": table.num_rows,
+                    "version": read.version,
+                    "start": pc.min(starts).as_py() if table.num_rows else None,
+                    "end": pc.max(ends).as_py() if table.num_rows else None,
+                    "currency": sorted({c for c in table["currency"].to_pylist() if c}),
+                    "ingested": _now(),
+                    "error": None,
+                },
+            )
+            if entry is not None and entry.get("data") and entry["data"] != data_path:
+                self.ledger.delete([entry["data"]])
+            report.ingested.append(relative)
+            report.rows += table.num_rows
+        report.seconds = time.perf_counter() - began
+        return report
+
+    # -- reading --------------------------------------------------------------------------
+    def entries(self) -> list[dict[str, Any]]:
+        """Every bill file's manifest entry."""
+        out = []
+        for relative in self.ledger.list_files(f"{PREFIX}/files"):
+            entry = self.ledger.read_json(relative)
+            if entry is not None:
+                out.append(entry)
+        return sorted(out, key=lambda e: str(e.get("path")))
+
+    def read(
+        self, start: float, end: float, entries: Iterable[dict[str, Any]] | None = None
+    ) -> pa.Table:
+        """Every ingested bill row whose charge period overlaps [start, end)."""
+        parts = []
+        for entry in self.entries() if entries is None else entries:
+            data = entry.get("data")
+            if not data or entry.get("start") is None:
+                continue
+            if entry["start"] >= end or entry["end"] <= start:
+                continue
+            table = self._cache.get(data)
+            if table is None:
+                table = self.ledger.read_file_table(data)
+                if table is None:
+                    continue  # replaced since the listing
+                self._cache[data] = table
+            mask = pc.and_(pc.less(table["start"], end), pc.greater(table["end"], start))
+            parts.append(table.filter(mask))
+        return pa.concat_tables(parts) if parts else NORMALISED.empty_table()
+
+    def has_bills(self) -> bool:
+        """Whether any bill file was ingested."""
+        return any(e.get("data") for e in self.entries())
+
+
+def _now() -> str:
+    return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
