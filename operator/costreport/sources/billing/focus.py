@@ -149,14 +149,14 @@ def _numbers(path: str, column: str, values: pa.ChunkedArray | pa.Array, offset:
     text = pc.cast(values, pa.string())
     blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(text), ""), True)
     good = pc.or_(blank, pc.fill_null(pc.match_substring_regex(text, _DECIMAL), False))
-    if not pc.all(good).as_py():
+    if not pc.all(good, min_count=0).as_py():
         bad = pc.index(good, False).as_py()
         raise BillError(
             path, f"{text[bad].as_py()!r} is not a decimal number", offset + bad + 1, column
         )
     cleaned = pc.if_else(blank, "0", text)
     out = pc.cast(cleaned, pa.float64())
-    if not pc.all(pc.is_finite(out)).as_py():
+    if not pc.all(pc.is_finite(out), min_count=0).as_py():
         bad = pc.index(pc.is_finite(out), False).as_py()
         raise BillError(path, "not a finite number", offset + bad + 1, column)
     return out
@@ -269,7 +269,7 @@ def normalise(table: pa.Table, path: str, offset: int = 0) -> pa.Table:
         )
         out[name] = _numbers(path, source, table[source], offset)
     bad = pc.less(out["end"], out["start"])
-    if pc.any(bad).as_py():
+    if pc.any(bad, min_count=0).as_py():
         row = pc.index(bad, True).as_py()
         raise BillError(
             path,
@@ -346,6 +346,7 @@ def read_batches(
                     raise BillError(
                         display, f"{len(names)} columns; at most {MAX_COLUMNS} are read"
                     )
+                yield reader.schema_arrow.empty_table(), names  # columns checked even when empty
                 for batch in reader.iter_batches(batch_size=65536):
                     yield pa.Table.from_batches([batch]), names
             return
@@ -368,6 +369,7 @@ def read_batches(
             )
             if len(names) > MAX_COLUMNS:
                 raise BillError(display, f"{len(names)} columns; at most {MAX_COLUMNS} are read")
+            yield pa.table({n: pa.array([], pa.string()) for n in names}), names
             for batch in reader:
                 yield pa.Table.from_batches([batch]), names
     except BillError:
