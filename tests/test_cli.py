@@ -300,6 +300,7 @@ def test_a_ledger_alone_is_the_source_unless_a_live_one_is_named(tmp_path: Path)
     import argparse
 
     from costreport.cli.options import build_source
+    from costreport.sources.billing.reconcile import ReconcilingSource
     from costreport.sources.ledger import HybridSource, LedgerSource
     from costreport.sources.sample import SampleSource
 
@@ -311,6 +312,8 @@ def test_a_ledger_alone_is_the_source_unless_a_live_one_is_named(tmp_path: Path)
         return build_source(parser.parse_args(list(argv)))
 
     ledger = str(tmp_path / "ledger")
-    assert isinstance(source("--ledger", ledger), LedgerSource)  # a fleet: no sample mixed in
-    assert isinstance(source("--ledger", ledger, "--source", "sample"), HybridSource)
+    fleet = source("--ledger", ledger)  # a fleet: no sample mixed in; bills reconcile it
+    assert isinstance(fleet, ReconcilingSource) and isinstance(fleet.inner, LedgerSource)
+    hybrid = source("--ledger", ledger, "--source", "sample")
+    assert isinstance(hybrid, ReconcilingSource) and isinstance(hybrid.inner, HybridSource)
     assert isinstance(source(), SampleSource)

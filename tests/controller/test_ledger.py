@@ -186,3 +186,20 @@ async def test_operators_of_two_clusters_share_a_bucket_without_coordination(
     assert [len(store.commits(c)) for c in ("east", "west")] == [6, 6]
     again = await west.tick()
     assert again is not None and again.written == []
+
+
+async def test_the_leader_reads_new_bill_files_at_each_tick(tmp_path: Path) -> None:
+    from costreport.sources.billing.store import BillingStore
+    from tests.sources.billing.test_focus import HEADER, ROWS
+
+    bills = tmp_path / "bills"
+    bills.mkdir()
+    (bills / "focus.csv").write_text(HEADER + ROWS)
+    (bills / "broken.csv").write_text("nope\n")
+    store = LedgerStore(str(tmp_path / "ledger"))
+    sample = SampleSource(now=datetime.fromtimestamp(NOW, tz=UTC))
+    closer = LedgerCloser(store, sample, backfill_days=1 / 24, billing=str(bills), clock=Clock(NOW))
+    await closer.tick()
+    assert closer.last_bills is not None and closer.last_bills.ingested == ["focus.csv"]
+    assert list(closer.last_bills.failed) == ["broken.csv"]
+    assert BillingStore(store).read(0, 4e9).num_rows == 3

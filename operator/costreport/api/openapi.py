@@ -150,6 +150,17 @@ def _get(
     }
 
 
+CLOUD_COST_PATHS = (
+    ("/cloudCost", "Cloud costs from FOCUS bills, per day (OpenCost CloudCostSetRange)"),
+    ("/cloudCost/view/graph", "Cloud costs per set for the UI's chart"),
+    ("/cloudCost/view/totals", "Cloud cost total and item count for the UI"),
+    ("/cloudCost/view/table", "Cloud cost rows for the UI's table (format=csv too)"),
+    ("/cloudCost/status", "One entry per ingested FOCUS bill file"),
+    ("/customCost/total", "Costs of non-cloud providers' FOCUS rows, one total"),
+    ("/customCost/timeseries", "Costs of non-cloud providers' FOCUS rows, per period"),
+)
+
+
 def build_openapi() -> dict[str, Any]:
     """The document as a dict."""
     allocation_sets = _envelope(
@@ -226,6 +237,41 @@ def build_openapi() -> dict[str, Any]:
         FORMAT,
         _param("includeIdle", "Accepted for compatibility with the OpenCost UI.", BOOL),
     ]
+    cloud_params = [
+        WINDOW,
+        _param(
+            "aggregate",
+            "Comma-separated: invoiceEntityID, invoiceEntityName, accountID, accountName, "
+            "regionID, availabilityZone, provider, providerID, category, service, label:<key> "
+            "(default: invoiceEntityID, accountID, provider, providerID, category, service).",
+        ),
+        _param("accumulate", "none (daily sets), day, week, month, quarter, or true/all."),
+        _param("filter", 'v2 cloud-cost filter, e.g. service:"Amazon Elastic Compute Cloud"'),
+    ]
+    cloud_view_params = [
+        *cloud_params,
+        _param(
+            "costMetric",
+            "ListCost, NetCost, AmortizedNetCost (default), InvoicedCost, AmortizedCost.",
+        ),
+        _param("limit", "Rows of the table (0 = all).", {"type": "integer", "minimum": 0}),
+        _param("offset", "Rows skipped.", {"type": "integer", "minimum": 0}),
+        _param("sortBy", "cost (default), name or kubernetesPercent."),
+        _param("sortByOrder", "desc (default) or asc."),
+        FORMAT,
+    ]
+    custom_params = [
+        WINDOW,
+        _param(
+            "aggregate",
+            "Comma-separated: zone, accountName, chargeCategory, description, resourceName, "
+            "resourceType, providerId, usageUnit, domain, costSource.",
+        ),
+        _param("accumulate", "timeseries only: day (default), week, month, quarter, all."),
+        _param("costType", "blended (default), list or billed."),
+        _param("sortBy", "cost (default), aggregate or costType."),
+        _param("sortDirection", "desc (default) or asc."),
+    ]
     paths: dict[str, Any] = {}
     for prefix in ("", "/model"):
         for path in ("/allocation", "/allocation/compute"):
@@ -251,6 +297,13 @@ def build_openapi() -> dict[str, Any]:
             assets,
             "assets",
         )
+        for path, summary_text in CLOUD_COST_PATHS:
+            params = cloud_view_params if "/view/" in path else cloud_params
+            if path.endswith("/status"):
+                params = []
+            if path.startswith("/customCost"):
+                params = custom_params
+            paths[prefix + path] = _get(summary_text, params, _envelope({}), "cloud costs")
     paths["/reports/{namespace}/{name}"] = {
         "get": {
             "summary": "A CostReport's latest rows (namespace `_cluster` for ClusterCostReports)",

@@ -21,6 +21,7 @@ from costreport.model.errors import SourceUnavailable
 from costreport.model.window import (
     Window,
 )
+from costreport.sources.billing.reconcile import unwrap
 from costreport.sources.ledger import HybridSource, LedgerSource, LedgerStore
 from costreport.sources.service import query_allocations
 
@@ -29,6 +30,7 @@ log = logging.getLogger("costreport.api")
 
 def ledger_store_of(source: object) -> LedgerStore | None:
     """The ledger behind a source (ledger alone or in front of a live source), if any."""
+    source = unwrap(source)
     if isinstance(source, LedgerSource):
         return source.store
     if isinstance(source, HybridSource):

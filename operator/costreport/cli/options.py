@@ -12,6 +12,7 @@ from costreport.engine.privacy import LabelPolicy, hashed_keys, parse_allow_list
 from costreport.model.cluster import ClusterSource
 from costreport.model.errors import InvalidParameter
 from costreport.model.pricing import load_pricing
+from costreport.sources.billing.reconcile import ReconcilingSource
 from costreport.sources.billing.service import CloudCosts
 from costreport.sources.billing.store import BillingStore
 from costreport.sources.ledger import HybridSource, LedgerSource, LedgerStore
@@ -163,9 +164,13 @@ def build_source(args: argparse.Namespace) -> ClusterSource:
     if args.source == "none":
         if not ledger:
             raise InvalidParameter("source", "none", "sample or prometheus, or give --ledger URL")
-        return LedgerSource(LedgerStore(ledger))
+        store = LedgerStore(ledger)
+        return ReconcilingSource(LedgerSource(store), BillingStore(store))
     live = build_live_source(args)
-    return HybridSource(LedgerStore(ledger), live) if ledger else live
+    if not ledger:
+        return live
+    store = LedgerStore(ledger)  # bills live in the ledger: costs are reconciled where they exist
+    return ReconcilingSource(HybridSource(store, live), BillingStore(store))
 
 
 def build_cloud_costs(args: argparse.Namespace) -> CloudCosts | None:

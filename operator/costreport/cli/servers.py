@@ -17,6 +17,7 @@ from typing import Any
 from costreport.cli.options import LOOPBACK, build_cloud_costs, build_source, label_policy
 from costreport.engine.privacy import LabelPolicy
 from costreport.model.errors import InvalidParameter, SourceUnavailable
+from costreport.sources.billing.reconcile import unwrap
 from costreport.sources.billing.service import CloudCosts
 from costreport.sources.kubernetes import KubeClient
 from costreport.sources.ledger import HybridSource
@@ -58,13 +59,15 @@ def run_operator(args: argparse.Namespace) -> None:
         policy=label_policy(args),
         peering=args.peering,
     )
-    if isinstance(source, HybridSource):  # --ledger: the operator also closes hours into it
-        memo.ledger_store = source.ledger.store
-        memo.live = source.live
+    hybrid = unwrap(source)
+    if isinstance(hybrid, HybridSource):  # --ledger: the operator also closes hours into it
+        memo.ledger_store = hybrid.ledger.store
+        memo.live = hybrid.live
         memo.backfill_days = args.ledger_backfill_days
         memo.hourly_days = args.ledger_hourly_days
         memo.retention_days = args.ledger_retention
         memo.lifecycle_records = bool(getattr(args, "lifecycle_records", False))
+        memo.billing_url = getattr(args, "billing", None)
     asyncio.run(
         kopf.operator(
             clusterwide=not args.namespace,

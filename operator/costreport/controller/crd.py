@@ -156,6 +156,13 @@ def spec_schema() -> dict[str, Any]:
                 },
             },
             "suspend": _b("Stop computing; the last results stay."),
+            "costBasis": _s(
+                "auto (default): costs reconciled to the cloud bill where the ledger has one, "
+                "list prices elsewhere; list: on-demand prices; reconciled: the bill's "
+                "effective cost for every matched node, volume and load balancer.",
+                enum=["auto", "list", "reconciled"],
+                default="auto",
+            ),
         },
     }
 

@@ -87,6 +87,7 @@ def start_ledger(memo: kopf.Memo) -> None:
         store,
         memo.live,
         lifecycle=writer,
+        billing=memo.get("billing_url"),
         elector=elector,
         backfill_days=memo.get("backfill_days", 30.0),
         hourly_days=memo.get("hourly_days", 14.0),

@@ -22,6 +22,7 @@ from costreport.controller.lifecycle import LifecycleWriter
 from costreport.engine.privacy import LabelPolicy
 from costreport.model.cluster import ClusterSource
 from costreport.model.errors import SourceUnavailable
+from costreport.sources.billing.store import BillingReport, BillingStore
 from costreport.sources.kubernetes import KubeRequester
 from costreport.sources.ledger import LedgerStore, close_hours, last_closable_hour
 from costreport.sources.ledger.compact import housekeep
@@ -127,9 +128,13 @@ class LedgerCloser:
         retention_days: float = 400.0,
         policy: LabelPolicy | None = None,
         lifecycle: LifecycleWriter | None = None,
+        billing: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store, self.live, self.lifecycle = store, live, lifecycle
+        self.billing = billing
+        """FOCUS bill files read into the ledger at each tick (`--billing`), or None."""
+        self.last_bills: BillingReport | None = None
         self.elector = elector or AlwaysLeader()
         self.backfill_days, self.policy, self.clock = backfill_days, policy, clock
         self.hourly_days, self.retention_days = hourly_days, retention_days
@@ -147,6 +152,11 @@ class LedgerCloser:
         start = last if last is not None else end - self.backfill_days * 86400
         report = await close_hours(self.live, self.store, start, end, policy=self.policy)
         self.last = report
+        if self.billing is not None:  # new or changed bill files; a bad one only warns
+            bills = await asyncio.to_thread(BillingStore(self.store).ingest, self.billing)
+            self.last_bills = bills
+            for path, error in bills.failed.items():
+                log.warning("bill file refused", extra={"context": {"file": path, "error": error}})
         await asyncio.to_thread(
             housekeep,
             self.store,

@@ -56,6 +56,7 @@ def spec_params(spec: CostReportSpec) -> dict[str, str]:
         "shareSplit": spec.sharing.split,
         "includeSharedCostBreakdown": str(spec.sharing.include_breakdown).lower(),
         "filter": spec.filter,
+        "costBasis": spec.cost_basis,
     }
     if spec.step:
         params["step"] = spec.step

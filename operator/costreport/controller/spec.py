@@ -63,3 +63,4 @@ class CostReportSpec(_Spec):
     schedule: str = "1h"
     output: OutputSpec = OutputSpec()
     suspend: bool = False
+    cost_basis: Literal["auto", "list", "reconciled"] = Field("auto", alias="costBasis")

@@ -20,6 +20,7 @@ from costreport.engine.coverage import coverage_of
 from costreport.engine.filters import parse_filter
 from costreport.engine.idle import filter_idle, idle_ids_of, share_idle
 from costreport.engine.members import RESOURCES, Interner
+from costreport.engine.reconcile import Factors, merge_adjustments, reconciliation_factors
 from costreport.engine.render import render_set
 from costreport.engine.rows import (
     RowTable,
@@ -39,12 +40,49 @@ from costreport.model.window import Window, accumulation_groups, default_step_fo
 def compute_allocations(
     data: ClusterData, query: AllocationQuery, *, now: float | None = None
 ) -> AllocationSetRange:
-    """Answer an allocation query over cluster data (OpenCost's `QueryAllocation`)."""
+    """Answer an allocation query over cluster data (OpenCost's `QueryAllocation`).
+
+    With bills in the data and `costBasis` reconciled (the default where bills exist), the
+    query is priced twice, at list and at the billed cost of every matched resource, and the
+    answer carries list costs plus their adjustments (`engine.reconcile`).
+    """
     now = time.time() if now is None else now
+    listed = _compute(data, query, now, None)
+    if query.cost_basis == "list" or not data.bills:
+        if query.cost_basis == "reconciled" and not data.bills:
+            listed.meta["warnings"] = [
+                *listed.meta.get("warnings", []),
+                "costBasis=reconciled: no bill covers this window; list prices are shown",
+            ]
+        listed.meta["costBasis"] = {"basis": "list"}
+        return listed
+    step = query.step or default_step_for(query.accumulate)
+    factors = reconciliation_factors(data, split_window(query.window, step))
+    reconciled = _compute(data, query, now, factors)
+    coverage = factors.matched_list / factors.total_list if factors.total_list else 0.0
+    declaration: JSONDict = {
+        "basis": "reconciled",
+        "nodeCostMatched": round(coverage, 6),
+        "unmatched": sorted(factors.unmatched),
+    }
+    result = merge_adjustments(listed, reconciled, declaration)
+    result.meta["warnings"] = [
+        *result.meta.get("warnings", []),
+        *(
+            f"{name} has no bill line in the window: its list price is kept"
+            for name in sorted(factors.unmatched)
+        ),
+    ]
+    return result
+
+
+def _compute(
+    data: ClusterData, query: AllocationQuery, now: float, factors: Factors | None
+) -> AllocationSetRange:
     step = query.step or default_step_for(query.accumulate)
     sets = split_window(query.window, step)
     interner = Interner()
-    builder = AllocationBuilder(data, sets, interner)
+    builder = AllocationBuilder(data, sets, interner, factors)
     containers = builder.container_rows()
     builder.attach_volumes_and_lbs(containers)
     allocations = concat([containers, builder.pseudo_table()])

@@ -10,6 +10,7 @@ import numpy as np
 from costreport.engine.aggregate import UNMOUNTED, MemberView
 from costreport.engine.idle import idle_rows
 from costreport.engine.members import Interner, build_members
+from costreport.engine.reconcile import Factors
 from costreport.engine.rows import (
     PROPERTY_NAMES,
     FloatArray,
@@ -25,8 +26,16 @@ from costreport.model.window import Window
 class AllocationBuilder:
     """Builds the raw allocation rows of one query: containers × sets, volumes, LBs, idle."""
 
-    def __init__(self, data: ClusterData, sets: Sequence[Window], interner: Interner) -> None:
+    def __init__(
+        self,
+        data: ClusterData,
+        sets: Sequence[Window],
+        interner: Interner,
+        factors: Factors | None = None,
+    ) -> None:
         self.data = data
+        self.factors = factors
+        """Billed/list price factors per set and resource (reconciled costs), or None."""
         self.sets = list(sets)
         self.set_start = np.array([s.start_ts for s in sets])
         self.set_end = np.array([s.end_ts for s in sets])
@@ -60,6 +69,15 @@ class AllocationBuilder:
         minutes = seconds / 60.0
         member = u.container[seg]
         cpu_price, ram_price, gpu_price, zone, region, internet = self._unit_prices(member)
+        if self.factors is not None:
+            node_row = np.array(self.members.node_row[: len(self.data.containers)], np.int64)
+            node_row = np.where(node_row < 0, len(self.data.nodes), node_row)[member]
+            factor = self.factors.node[sets, node_row]
+            cpu_price, ram_price, gpu_price = (
+                cpu_price * factor,
+                ram_price * factor,
+                gpu_price * factor,
+            )
         c = table.columns
         c["start"], c["end"] = start, end
         c["cpuCoreHours"] = np.maximum(u.cpu_allocation[seg], u.cpu_request[seg]) * hours

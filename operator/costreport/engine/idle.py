@@ -41,6 +41,9 @@ def idle_rows(builder: AllocationBuilder, allocations: RowTable) -> RowTable:
     end = np.minimum(node_end[n_idx], builder.set_end[s_idx])
     hours = np.maximum(end - start, 0.0) / 3600.0
     assets = node_asset_costs(builder.data, hours, n_idx)
+    if builder.factors is not None:  # reconciled: the node's billed cost, not its list price
+        factor = builder.factors.node[s_idx, n_idx]
+        assets = {r: v * factor for r, v in assets.items()}
     keep = (hours > 0) | (allocated["cpuCost"] != 0) | (allocated["ramCost"] != 0)
     table = RowTable.zeros(int(keep.sum()))
     table.set_index = s_idx[keep]

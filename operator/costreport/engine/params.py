@@ -15,7 +15,13 @@ from datetime import datetime, timedelta
 from costreport.engine.aggregate import parse_aggregate, sanitize_key
 from costreport.engine.filters import parse_filter
 from costreport.model.errors import InvalidParameter
-from costreport.model.query import DEFAULT_RESOLUTION, AllocationQuery, AssetQuery, ShareSplit
+from costreport.model.query import (
+    DEFAULT_RESOLUTION,
+    AllocationQuery,
+    AssetQuery,
+    CostBasis,
+    ShareSplit,
+)
 from costreport.model.window import (
     AccumulateBy,
     parse_accumulate,
@@ -148,6 +154,16 @@ def parse_share_cost(text: str | None) -> float:
     return value
 
 
+def parse_cost_basis(text: str | None) -> CostBasis:
+    """`costBasis`: `list`, `reconciled`, or absent (reconciled where a bill exists)."""
+    value = (text or "auto").strip().lower()
+    if value not in ("auto", "list", "reconciled"):
+        raise InvalidParameter(
+            "costBasis", text, "list, or reconciled (the default where a bill exists)"
+        )
+    return value  # type: ignore[return-value]
+
+
 def parse_share_split(text: str | None) -> ShareSplit:
     """`weighted` (default) or `even`."""
     value = (text or "weighted").strip().lower()
@@ -207,4 +223,5 @@ def parse_allocation_query(
         include_shared_cost_breakdown=_flag(params, "includeSharedCostBreakdown"),
         include_aggregated_metadata=_flag(params, "includeAggregatedMetadata"),
         filter=filter_text,
+        cost_basis=parse_cost_basis(params.get("costBasis")),
     )

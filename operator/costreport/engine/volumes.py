@@ -73,7 +73,8 @@ def _attach_volumes(
     mounts: dict[tuple[str, str], list[int]] = defaultdict(list)
     for m in builder.data.mounts:
         mounts[(m.claim_namespace, m.claim_name)].append(m.pod)
-    for pv in builder.data.volumes:
+    factors = builder.factors
+    for v, pv in enumerate(builder.data.volumes):
         key = f"cluster={pv.cluster}:name={pv.name}"
         claimed = bool(pv.claim_name)
         pods = mounts.get((pv.claim_namespace, pv.claim_name), []) if claimed else []
@@ -84,11 +85,14 @@ def _attach_volumes(
                 continue
             shares, unmounted_hours = _volume_shares(pods, pod_start, pod_end, a, b)
             claim_gib = (pv.claim_bytes or pv.bytes) / GIB
+            price = pv.price_gib_hour * (
+                float(factors.volume[s, v]) if factors is not None else 1.0
+            )
             for pod, hours in shares.items():
                 targets = _first_row_per_container(rows, rows_of.get((s, pod), []))
                 for i in targets:
                     share = hours / len(targets)
-                    cost = pv.price_gib_hour * claim_gib * share
+                    cost = price * claim_gib * share
                     rows.columns["pvCost"][i] += cost
                     rows.columns["pvByteHours"][i] += claim_gib * GIB * share
                     entry = rows.pvs.setdefault(i, {}).setdefault(key, _pv_entry(pv.provider_id))
@@ -104,7 +108,7 @@ def _attach_volumes(
                 continue
             member = builder._pseudo(pv.cluster, ns)
             row = builder._add_pseudo(s, member, a, b)
-            cost = pv.price_gib_hour * gib * hours
+            cost = price * gib * hours
             row["pvCost"] += cost
             row["pvByteHours"] = row.get("pvByteHours", 0.0) + gib * GIB * hours
             entry = builder.pseudo_pvs.setdefault((s, member), {}).setdefault(
@@ -149,7 +153,8 @@ def _attach_load_balancers(
     builder: AllocationBuilder, rows: RowTable, rows_of: dict[tuple[int, int], list[int]]
 ) -> None:
     start, end = rows.columns["start"], rows.columns["end"]
-    for lb in builder.data.load_balancers:
+    factors = builder.factors
+    for lb_index, lb in enumerate(builder.data.load_balancers):
         key = f"{lb.cluster}/{lb.namespace}/{lb.service}"
         service = f"{lb.namespace}/{lb.service}"
         for s, window in enumerate(builder.sets):
@@ -157,6 +162,8 @@ def _attach_load_balancers(
             if b <= a:
                 continue
             total = lb.price_hour * (b - a) / 3600.0
+            if factors is not None:
+                total *= float(factors.balancer[s, lb_index])
             weights = {
                 i: overlap(float(start[i]), float(end[i]), a, b)
                 for p in lb.pods

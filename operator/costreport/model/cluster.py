@@ -232,6 +232,17 @@ class NetworkPrices:
     internet: float = 0.12
 
 
+@dataclass(frozen=True, slots=True)
+class ResourceBill:
+    """A resource's usage lines on the cloud bill: charge periods and their effective cost
+    (commitments amortised), in the bill's currency."""
+
+    start: FloatArray
+    end: FloatArray
+    cost: FloatArray
+    list_cost: FloatArray
+
+
 @dataclass(slots=True, repr=False)
 class ClusterData:
     """Everything the engine needs for one query window, from one source.
@@ -260,6 +271,8 @@ class ClusterData:
     """[start, end) unix seconds of the window the source holds data for; None: all of it."""
     notes: Mapping[str, object] = field(default_factory=dict)
     """How the source derived its data (e.g. container start bases), declared in `meta`."""
+    bills: Mapping[str, ResourceBill] = field(default_factory=dict)
+    """Bill lines by resource key (`engine.reconcile.resource_key`), for reconciled costs."""
 
     def __repr__(self) -> str:
         return (

@@ -15,6 +15,9 @@ DEFAULT_AGGREGATE: tuple[str, ...] = ("cluster", "node", "namespace", "pod", "co
 DEFAULT_RESOLUTION = timedelta(minutes=5)
 
 
+CostBasis = Literal["auto", "list", "reconciled"]
+
+
 class AllocationQuery(BaseModel):
     """Every knob of `/allocation` (OpenCost §1.3 plus Kubecost's sharing parameters).
 
@@ -42,6 +45,9 @@ class AllocationQuery(BaseModel):
     include_aggregated_metadata: bool = False
     filter: str = ""
     hide_idle_remainder: bool = False
+    cost_basis: CostBasis = "auto"
+    """`list` (on-demand prices), `reconciled` (billed cost of matched resources), or `auto`:
+    reconciled where the data carries bills, list otherwise."""
 
     def idle_handling(self) -> dict[str, object]:
         """How idle cost is treated, declared in every response (idle-handling-declared)."""

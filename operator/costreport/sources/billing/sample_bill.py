@@ -206,7 +206,10 @@ def sample_bill_rows(data: ClusterData) -> list[dict[str, str]]:
                 ResourceId=f"{ELB}/{name}",
                 ResourceName=name, ResourceType="Load Balancer",
                 ServiceName="Elastic Load Balancing", ServiceCategory="Networking",
-                Tags=cluster_tags,
+                Tags=json.dumps({
+                    **json.loads(cluster_tags),
+                    "kubernetes.io/service-name": f"{balancer.namespace}/{balancer.service}",
+                }),
             )  # fmt: skip
         fee = 24 * data.cluster_management_hourly.get(cluster, 0.1)
         arn = f"arn:aws:eks:us-east-1:{ACCOUNT}:cluster/{cluster}"
