@@ -171,19 +171,10 @@ def compute_cloud_costs(lines: BillLines, query: CloudCostQuery) -> list[CloudCo
     """The query's sets (daily, then accumulated)."""
     days = split_window(query.window, timedelta(days=1))
     # Group identical lines (same properties and labels): filters and keys run per group.
-    group_of: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], int] = {}
-    groups: list[tuple[tuple[str, ...], Mapping[str, str]]] = []
-    line_group = np.empty(len(lines), dtype=np.int64)
-    columns = [lines.properties[p] for p in PROPERTIES]
-    for i in range(len(lines)):
-        values = tuple(c[i] for c in columns)
-        labels = lines.labels[i]
-        signature = (values, tuple(sorted(labels.items())))
-        g = group_of.get(signature)
-        if g is None:
-            g = group_of[signature] = len(groups)
-            groups.append((values, labels))
-        line_group[i] = g
+    if lines.group is not None and lines.groups is not None:
+        line_group, groups = lines.group, list(lines.groups)
+    else:
+        line_group, groups = _group_lines(lines)
     compiled = parse_filter(query.filter, kind="cloudcost")
     passing = np.fromiter(
         (
@@ -254,6 +245,26 @@ def compute_cloud_costs(lines: BillLines, query: CloudCostQuery) -> list[CloudCo
             )
         )
     return out
+
+
+def _group_lines(
+    lines: BillLines,
+) -> tuple[np.ndarray, list[tuple[tuple[str, ...], Mapping[str, str]]]]:
+    """Lines with the same properties and labels, grouped (per line, in Python)."""
+    group_of: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], int] = {}
+    groups: list[tuple[tuple[str, ...], Mapping[str, str]]] = []
+    line_group = np.empty(len(lines), dtype=np.int64)
+    columns = [lines.properties[p] for p in PROPERTIES]
+    for i in range(len(lines)):
+        values = tuple(c[i] for c in columns)
+        labels = lines.labels[i]
+        signature = (values, tuple(sorted(labels.items())))
+        g = group_of.get(signature)
+        if g is None:
+            g = group_of[signature] = len(groups)
+            groups.append((values, labels))
+        line_group[i] = g
+    return line_group, groups
 
 
 def _touched(lines: BillLines, line_name: np.ndarray, window: Window, n: int) -> np.ndarray:

@@ -55,6 +55,11 @@ class BillLines:
     properties: Mapping[str, Sequence[str]]  # one column per name of PROPERTIES
     labels: Sequence[Mapping[str, str]]
     currency: str = "USD"
+    group: np.ndarray | None = None
+    """Optional: per line, the index of its identical-properties group in `groups` (the
+    engine then works per group instead of per line)."""
+    groups: Sequence[tuple[tuple[str, ...], Mapping[str, str]]] | None = None
+    """The groups' property values (in `PROPERTIES` order) and labels."""
 
     def __len__(self) -> int:
         return int(self.start.shape[0])

@@ -89,6 +89,7 @@ NORMALISED = pa.schema(
         ("pricing_category", pa.string()),
         ("commitment_id", pa.string()),
         ("labels", pa.map_(pa.string(), pa.string())),
+        ("tags", pa.string()),  # the labels as sorted JSON: one value to group lines by
     ]
 )
 """What the ledger keeps of a bill line (times in unix seconds, costs in the bill's currency)."""
@@ -311,12 +312,22 @@ def normalise(table: pa.Table, path: str, offset: int = 0) -> pa.Table:
     tags_column = found.get("Tags")
     if tags_column is None:
         out["labels"] = pa.array([[]] * table.num_rows, NORMALISED.field("labels").type)
+        out["tags"] = pa.array(["{}"] * table.num_rows, pa.string())
     else:
-        values = table[tags_column].to_pylist()
-        out["labels"] = pa.array(
-            [parse_tags(v, path, offset + i + 1) for i, v in enumerate(values)],
-            NORMALISED.field("labels").type,
-        )
+        pairs: list[list[tuple[str, str]]] = []
+        texts: list[str] = []
+        seen: dict[Any, tuple[list[tuple[str, str]], str]] = {}
+        for i, v in enumerate(table[tags_column].to_pylist()):
+            cached = seen.get(v) if isinstance(v, str) else None
+            if cached is None:
+                parsed = sorted(parse_tags(v, path, offset + i + 1))
+                cached = (parsed, json.dumps(dict(parsed), sort_keys=True))
+                if isinstance(v, str) and len(seen) < 100_000:
+                    seen[v] = cached
+            pairs.append(cached[0])
+            texts.append(cached[1])
+        out["labels"] = pa.array(pairs, NORMALISED.field("labels").type)
+        out["tags"] = pa.array(texts, pa.string())
     return pa.table(out, schema=NORMALISED)
 
 
@@ -378,13 +389,23 @@ def read_batches(
         raise BillError(display, f"unreadable: {str(error).splitlines()[0][:300]}") from None
 
 
-def read_focus(fs: pafs.FileSystem, path: str, display: str) -> tuple[pa.Table, ReadReport]:
-    """A whole FOCUS file, normalised (raises `BillError`)."""
-    parts: list[pa.Table] = []
-    rows, version = 0, "1.0"
+def normalised_batches(
+    fs: pafs.FileSystem, path: str, display: str
+) -> Iterator[tuple[pa.Table, str]]:
+    """The file's rows normalised, batch by batch (memory bounded by a batch), with the FOCUS
+    version its columns look like; raises `BillError` at the first bad row."""
+    rows = 0
     for batch, names in read_batches(fs, path, display):
-        version = version_of(names)
-        parts.append(normalise(batch, display, rows))
+        yield normalise(batch, display, rows), version_of(names)
         rows += batch.num_rows
+
+
+def read_focus(fs: pafs.FileSystem, path: str, display: str) -> tuple[pa.Table, ReadReport]:
+    """A whole FOCUS file, normalised, in memory (tests and small files)."""
+    parts: list[pa.Table] = []
+    versions = ["1.0"]
+    for table, seen in normalised_batches(fs, path, display):
+        parts.append(table)
+        versions.append(seen)
     table = pa.concat_tables(parts) if parts else NORMALISED.empty_table()
-    return table, ReadReport(rows, version)
+    return table, ReadReport(table.num_rows, versions[-1])

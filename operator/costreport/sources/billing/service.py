@@ -19,16 +19,19 @@ costs.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from costreport.engine.cloudcost import CloudCostQuery, CloudCostSet, compute_cloud_costs
 from costreport.model.billing import PROPERTIES, BillLines
 from costreport.model.window import Window
+from costreport.sources.billing.focus import NORMALISED
 from costreport.sources.billing.store import BillingReport, BillingStore
 
 CLOUDS = ("aws", "amazon", "microsoft", "azure", "google", "gcp", "oracle", "alibaba", "ibm")
@@ -57,6 +60,54 @@ def is_cloud(provider: str) -> bool:
     """Whether a provider name is a cloud's (its lines are cloud costs)."""
     lower = provider.strip().lower()
     return any(lower.startswith(c) for c in CLOUDS)
+
+
+def grouped_lines(table: pa.Table, kubernetes_ids: frozenset[str] = frozenset()) -> BillLines:
+    """Bill rows as engine columns grouped by identical properties and tags (in Arrow, not per
+    line in Python): what cloud-cost queries read."""
+    effective = np.asarray(table["effective_cost"].to_numpy(), np.float64)
+    billed = np.asarray(table["billed_cost"].to_numpy(), np.float64)
+    credit = np.asarray(
+        pc.equal(table["charge_category"], "Credit").to_numpy(zero_copy_only=False), bool
+    )
+    costs = {
+        "listCost": np.asarray(table["list_cost"].to_numpy(), np.float64),
+        "netCost": billed,
+        "amortizedNetCost": effective,
+        "invoicedCost": billed,
+        "amortizedCost": np.where(credit, 0.0, effective),
+    }
+    columns = [pc.fill_null(table[COLUMN_OF[p]], "") for p in PROPERTIES]
+    key = pc.binary_join_element_wise(*columns, pc.fill_null(table["tags"], "{}"), "\x1f")
+    encoded = pc.dictionary_encode(key).combine_chunks() if table.num_rows else None
+    if encoded is None:
+        return BillLines.empty()
+    group = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
+    first = pc.index_in(encoded.dictionary, value_set=key).to_numpy(zero_copy_only=False)
+    picked = table.take(pa.array(np.asarray(first, np.int64)))
+    values = list(zip(*(picked[COLUMN_OF[p]].to_pylist() for p in PROPERTIES), strict=True))
+    labels = [json.loads(t or "{}") for t in picked["tags"].to_pylist()]
+    groups = [(tuple(v or "" for v in vs), lab) for vs, lab in zip(values, labels, strict=True)]
+    group_k8s = np.array(
+        [
+            1.0
+            if (vs[0] and vs[0] in kubernetes_ids) or any(KUBERNETES_TAGS.match(k) for k in lab)
+            else 0.0
+            for vs, lab in groups
+        ]
+    )
+    currencies = [c for c in pc.unique(table["currency"]).to_pylist() if c]
+    return BillLines(
+        start=np.asarray(table["start"].to_numpy(), np.float64),
+        end=np.asarray(table["end"].to_numpy(), np.float64),
+        costs=costs,
+        kubernetes=group_k8s[group],
+        properties={p: [] for p in PROPERTIES},
+        labels=[],
+        currency=sorted(currencies)[0] if currencies else "USD",
+        group=group,
+        groups=groups,
+    )
 
 
 def bill_lines(table: pa.Table, kubernetes_ids: frozenset[str] = frozenset()) -> BillLines:
@@ -112,10 +163,14 @@ class CloudCosts:
         self.last: BillingReport | None = None
 
     def _lines(self, start: float, end: float, cloud: bool) -> BillLines:
-        table = self.store.read(start, end)
-        providers = table["provider"].to_pylist()
-        mask = pa.array([is_cloud(p or "") == cloud for p in providers], pa.bool_())
-        return bill_lines(table.filter(mask) if len(providers) else table, self.kubernetes_ids())
+        columns = [c for c in NORMALISED.names if c != "labels"] if cloud else None
+        table = self.store.read(start, end, columns=columns)
+        providers = pc.unique(table["provider"]).to_pylist()
+        wanted = [p for p in providers if is_cloud(p or "") == cloud]
+        table = table.filter(pc.is_in(table["provider"], value_set=pa.array(wanted, pa.string())))
+        if cloud:
+            return grouped_lines(table, self.kubernetes_ids())
+        return bill_lines(table, self.kubernetes_ids())
 
     async def sets(self, query: CloudCostQuery) -> list[CloudCostSet]:
         """The cloud-cost sets of a query (computed in a worker thread)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,15 +25,18 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from costreport.model.errors import SourceUnavailable
-from costreport.sources.billing.focus import NORMALISED, BillError, read_focus
+from costreport.sources.billing.focus import NORMALISED, BillError, normalised_batches
 from costreport.sources.ledger.store import LedgerStore, filesystem_for
 
 log = logging.getLogger("costreport.billing")
 
 PREFIX = "_billing"
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
+CACHE_FILES = 16
+"""Bill data files kept decoded in memory (oldest out first)."""
 MAX_FILE_BYTES = 50 << 30
 """Bill files larger than this are refused (a month of a large account is a few GB)."""
 
@@ -58,7 +61,7 @@ class BillingStore:
 
     def __init__(self, ledger: LedgerStore) -> None:
         self.ledger = ledger
-        self._cache: dict[str, pa.Table] = {}
+        self._cache: dict[tuple[str, tuple[str, ...]], pa.Table] = {}
 
     # -- ingest ---------------------------------------------------------------------------
     def ingest(self, url: str) -> BillingReport:
@@ -82,10 +85,12 @@ class BillingStore:
             if entry is not None and entry.get("stamp") == stamp:
                 report.unchanged += 1
                 continue
+            version = hashlib.sha256(stamp.encode()).hexdigest()[:12]
+            data_path = f"{PREFIX}/data/{_file_id(relative)}-{version}.parquet"
             try:
                 if (info.size or 0) > MAX_FILE_BYTES:
                     raise BillError(relative, f"{info.size} bytes; at most {MAX_FILE_BYTES}")
-                table, read = read_focus(fs, info.path, relative)
+                written = self._write_streamed(fs, info.path, relative, data_path)
             except BillError as error:
                 report.failed[relative] = str(error)
                 log.warning("bill file refused", extra={"context": {"error": str(error)}})
@@ -93,21 +98,13 @@ class BillingStore:
                 kept.update(stamp=stamp, error=str(error), checked=_now())
                 self.ledger.write_json(entry_path, kept)
                 continue
-            version = hashlib.sha256(stamp.encode()).hexdigest()[:12]
-            data_path = f"{PREFIX}/data/{_file_id(relative)}-{version}.parquet"
-            self.ledger.write_table(data_path, table)
-            starts, ends = table["start"], table["end"]
             self.ledger.write_json(
                 entry_path,
                 {
                     "path": relative,
                     "stamp": stamp,
                     "data": data_path,
-                    "rows": table.num_rows,
-                    "version": read.version,
-                    "start": pc.min(starts).as_py() if table.num_rows else None,
-                    "end": pc.max(ends).as_py() if table.num_rows else None,
-                    "currency": sorted({c for c in table["currency"].to_pylist() if c}),
+                    **written,
                     "ingested": _now(),
                     "error": None,
                 },
@@ -115,9 +112,40 @@ class BillingStore:
             if entry is not None and entry.get("data") and entry["data"] != data_path:
                 self.ledger.delete([entry["data"]])
             report.ingested.append(relative)
-            report.rows += table.num_rows
+            report.rows += int(written["rows"])
         report.seconds = time.perf_counter() - began
         return report
+
+    def _write_streamed(
+        self, fs: pafs.FileSystem, path: str, display: str, data_path: str
+    ) -> dict[str, Any]:
+        """Normalise a bill file batch by batch into its data file (memory: one batch)."""
+        rows, version = 0, "1.0"
+        first: float | None = None
+        last: float | None = None
+        currencies: set[str] = set()
+        with self.ledger.open_output(data_path) as stream:
+            writer = pq.ParquetWriter(stream, NORMALISED, compression="zstd")
+            try:
+                for table, seen in normalised_batches(fs, path, display):
+                    version = seen
+                    if not table.num_rows:
+                        continue
+                    writer.write_table(table)
+                    rows += table.num_rows
+                    low, high = pc.min(table["start"]).as_py(), pc.max(table["end"]).as_py()
+                    first = low if first is None else min(first, low)
+                    last = high if last is None else max(last, high)
+                    currencies.update(c for c in pc.unique(table["currency"]).to_pylist() if c)
+            finally:
+                writer.close()
+        return {
+            "rows": rows,
+            "version": version,
+            "start": first,
+            "end": last,
+            "currency": sorted(currencies),
+        }
 
     # -- reading --------------------------------------------------------------------------
     def entries(self) -> list[dict[str, Any]]:
@@ -130,9 +158,16 @@ class BillingStore:
         return sorted(out, key=lambda e: str(e.get("path")))
 
     def read(
-        self, start: float, end: float, entries: Iterable[dict[str, Any]] | None = None
+        self,
+        start: float,
+        end: float,
+        entries: Iterable[dict[str, Any]] | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pa.Table:
-        """Every ingested bill row whose charge period overlaps [start, end)."""
+        """Every ingested bill row whose charge period overlaps [start, end) (only `columns`
+        when given: a query that needs no label map does not decode one)."""
+        wanted = tuple(columns) if columns else tuple(NORMALISED.names)
+        schema = pa.schema([NORMALISED.field(c) for c in wanted])
         parts = []
         for entry in self.entries() if entries is None else entries:
             data = entry.get("data")
@@ -140,15 +175,17 @@ class BillingStore:
                 continue
             if entry["start"] >= end or entry["end"] <= start:
                 continue
-            table = self._cache.get(data)
+            table = self._cache.get((data, wanted))
             if table is None:
-                table = self.ledger.read_file_table(data)
+                table = self.ledger.read_file_table(data, wanted)
                 if table is None:
                     continue  # replaced since the listing
-                self._cache[data] = table
+                while len(self._cache) >= CACHE_FILES:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[(data, wanted)] = table
             mask = pc.and_(pc.less(table["start"], end), pc.greater(table["end"], start))
             parts.append(table.filter(mask))
-        return pa.concat_tables(parts) if parts else NORMALISED.empty_table()
+        return pa.concat_tables(parts) if parts else schema.empty_table()
 
     def has_bills(self) -> bool:
         """Whether any bill file was ingested."""

@@ -26,8 +26,9 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -185,6 +186,31 @@ class LedgerStore:
         self._write_bytes(marker, json.dumps(body, sort_keys=True).encode())
         return Commit(cluster, start, end, grain, files, rows, marker)
 
+    @contextmanager
+    def open_output(self, relative: str) -> Iterator[Any]:
+        """A stream to write one file, visible under its name only once closed without error
+        (a temporary name then a rename on a local disk; a multipart upload on object
+        storage, which the store completes only on close)."""
+        path = self._path(relative)
+        try:
+            self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+            target = f"{path}.{uuid.uuid4().hex}.tmp" if self.local else path
+            stream = self.fs.open_output_stream(target)
+        except (OSError, pa.ArrowException) as error:
+            raise SourceUnavailable(
+                f"ledger {self.url}: cannot write {relative}: {error}"
+            ) from None
+        try:
+            yield stream
+        except BaseException:
+            stream.close()
+            if self.local:
+                self.delete([target[len(self.root.rstrip("/")) + 1 :]])
+            raise
+        stream.close()
+        if self.local:
+            self.fs.move(target, path)
+
     def write_table(self, relative: str, table: pa.Table) -> None:
         """One Parquet file outside the partitions (e.g. lifecycle records), atomically."""
         sink = io.BytesIO()
@@ -219,11 +245,13 @@ class LedgerStore:
         base = self.root.rstrip("/") + "/"
         return sorted(i.path[len(base) :] for i in infos if i.type == pafs.FileType.File)
 
-    def read_file_table(self, relative: str) -> pa.Table | None:
-        """A Parquet file by relative path (None when absent)."""
+    def read_file_table(
+        self, relative: str, columns: Sequence[str] | None = None
+    ) -> pa.Table | None:
+        """A Parquet file by relative path, optionally only some columns (None when absent)."""
         try:
             with self.fs.open_input_file(self._path(relative)) as handle:
-                return pq.ParquetFile(handle).read()
+                return pq.ParquetFile(handle).read(columns=list(columns) if columns else None)
         except FileNotFoundError:
             return None
         except (OSError, pa.ArrowException) as error:
