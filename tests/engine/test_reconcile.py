@@ -29,7 +29,8 @@ H = 3600.0
 
 
 def bill(cost: float, start: float = T0, end: float = T0 + 24 * H) -> ResourceBill:
-    return ResourceBill(np.array([start]), np.array([end]), np.array([cost]), np.array([cost]))
+    one = np.array([cost])
+    return ResourceBill(np.array([start]), np.array([end]), one, one, one)
 
 
 def billed_cluster():  # type: ignore[no-untyped-def]

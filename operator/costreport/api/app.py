@@ -24,6 +24,7 @@ from costreport.api.autocomplete import handle_autocomplete
 from costreport.api.cache import ResponseCache
 from costreport.api.cloudcost import CLOUD_COSTS_KEY
 from costreport.api.cloudcost import ROUTES as CLOUD_ROUTES
+from costreport.api.focus import handle_focus
 from costreport.api.limits import ClientLimiter
 from costreport.api.metrics import ApiMetrics
 from costreport.api.middleware import (
@@ -64,6 +65,7 @@ ROUTES: tuple[tuple[str, Handler], ...] = (
     ("/allocation/compute/summary", handle_summary),
     ("/allocation/autocomplete", handle_autocomplete),
     ("/assets", handle_assets),
+    ("/allocation/focus", handle_focus),
 )
 
 

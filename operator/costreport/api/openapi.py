@@ -297,6 +297,33 @@ def build_openapi() -> dict[str, Any]:
             assets,
             "assets",
         )
+        paths[prefix + "/allocation/focus"] = {
+            "get": {
+                "summary": "Allocation as FOCUS 1.3 rows (split cost allocation), streamed",
+                "tags": ["allocation"],
+                "parameters": [
+                    WINDOW,
+                    _param(
+                        "format",
+                        "csv (default) or parquet.",
+                        {"type": "string", "enum": ["csv", "parquet"]},
+                    ),
+                    _param("costBasis", "list, or reconciled (default where a bill exists)."),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "FOCUS rows: each node-day charge split per pod",
+                        "content": {
+                            "text/csv": {"schema": {"type": "string"}},
+                            "application/vnd.apache.parquet": {
+                                "schema": {"type": "string", "format": "binary"}
+                            },
+                        },
+                    },
+                    **ERRORS,
+                },
+            }
+        }
         for path, summary_text in CLOUD_COST_PATHS:
             params = cloud_view_params if "/view/" in path else cloud_params
             if path.endswith("/status"):

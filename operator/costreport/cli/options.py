@@ -412,6 +412,25 @@ def build_parser() -> argparse.ArgumentParser:
     add_api_arguments(serve)
     add_source_arguments(serve)
 
+    export = command("export", "export allocation as FOCUS 1.3 rows (CSV or Parquet)")
+    exports = export.add_subparsers(dest="export_command", required=True, metavar="FORMAT")
+    focus = exports.add_parser(
+        "focus",
+        help="one origin charge per node and day, split per pod (FOCUS 1.3)",
+        formatter_class=_HelpFormatter,
+    )
+    focus.add_argument("--window", required=True, help="e.g. lastmonth, 7d, 'RFC3339,RFC3339'")
+    focus.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    focus.add_argument("--out", help="file to write (default: stdout for csv)")
+    focus.add_argument(
+        "--cost-basis",
+        choices=["auto", "list", "reconciled"],
+        default="auto",
+        help="auto: reconciled where the ledger holds a bill",
+    )
+    add_privacy_arguments(focus)
+    add_source_arguments(focus)
+
     ledger = command("ledger", "the cost ledger: status, ingest closed hours, repair a range")
     actions = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
     status = actions.add_parser(

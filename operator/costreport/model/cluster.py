@@ -241,6 +241,7 @@ class ResourceBill:
     end: FloatArray
     cost: FloatArray
     list_cost: FloatArray
+    billed: FloatArray  # BilledCost (0 for usage a commitment covers)
 
 
 @dataclass(slots=True, repr=False)

@@ -33,6 +33,7 @@ def resource_bills(table: pa.Table) -> dict[str, ResourceBill]:
     ends = usage["end"].to_pylist()
     costs = usage["effective_cost"].to_pylist()
     lists = usage["list_cost"].to_pylist()
+    billed = usage["billed_cost"].to_pylist()
     ids = usage["provider_id"].to_pylist()
     labels = usage["labels"].to_pylist()
     grouped: dict[str, list[int]] = defaultdict(list)
@@ -49,6 +50,7 @@ def resource_bills(table: pa.Table) -> dict[str, ResourceBill]:
             np.array([ends[i] for i in rows], np.float64),
             np.array([costs[i] for i in rows], np.float64),
             np.array([lists[i] for i in rows], np.float64),
+            np.array([billed[i] for i in rows], np.float64),
         )
         for key, rows in grouped.items()
         if key

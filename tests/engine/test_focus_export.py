@@ -1,0 +1,130 @@
+"""FOCUS 1.3 export of the tiny cluster, reconciled to its bill: each test names the rule.
+
+Origins (node-days, from test_reconcile): n1 6.048 = web-1 1.176 + db-0 1.176 + cron-1 0.084
++ unallocated 3.612; n2 13.08 = train 6.315 + unallocated 6.765.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+
+from costreport.engine.focus_export import COLUMNS, METHOD_ID, focus_rows, origin_totals
+from tests.engine.test_reconcile import WINDOW, H, billed_cluster
+from tests.engine.tiny_cluster import tiny_cluster
+
+MANDATORY = (  # FOCUS 1.2 Mandatory columns, with 1.3's ServiceProviderName/HostProviderName
+    "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency",
+    "BillingPeriodStart", "BillingPeriodEnd", "ChargeCategory", "ChargeClass",
+    "ChargeDescription", "ChargePeriodStart", "ChargePeriodEnd", "ContractedCost",
+    "EffectiveCost", "InvoiceIssuerName", "ListCost", "PricingQuantity", "PricingUnit",
+    "ServiceCategory", "ServiceName", "ServiceProviderName", "HostProviderName",
+)  # fmt: skip
+FOCUS_NAMES = {*MANDATORY, "ChargeFrequency", "ConsumedQuantity", "ConsumedUnit", "RegionId",
+               "AvailabilityZone", "ResourceId", "ResourceName", "ResourceType", "SubAccountId",
+               "Tags", "AllocatedMethodId", "AllocatedMethodDetails", "AllocatedResourceId",
+               "AllocatedResourceName", "AllocatedTags"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, object]]:
+    return list(focus_rows(billed_cluster(), WINDOW, now=WINDOW.end_ts + H))
+
+
+def test_mandatory_columns_and_the_x_prefix(rows: list[dict[str, object]]) -> None:
+    """Columns: every Mandatory column present; custom columns MUST use the `x_` prefix."""
+    assert set(MANDATORY) <= set(COLUMNS)
+    assert [c for c in COLUMNS if c not in FOCUS_NAMES and not c.startswith("x_")] == []
+    assert all(set(r) == set(COLUMNS) for r in rows)
+
+
+def test_charge_periods_are_utc_start_inclusive_end_exclusive(
+    rows: list[dict[str, object]],
+) -> None:
+    """Date/time: UTC, ISO 8601 with Z; ChargePeriodStart inclusive, End exclusive (a day)."""
+    assert {(r["ChargePeriodStart"], r["ChargePeriodEnd"]) for r in rows} == {
+        ("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z")
+    }
+    assert {(r["BillingPeriodStart"], r["BillingPeriodEnd"]) for r in rows} == {
+        ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z")
+    }
+    assert all(
+        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", str(r["ChargePeriodStart"])) for r in rows
+    )
+
+
+def test_allocated_rows_sum_to_their_origin_charge(rows: list[dict[str, object]]) -> None:
+    """Split allocation: summable metrics across an origin's allocated rows MUST sum to it."""
+    assert origin_totals(rows) == pytest.approx(
+        {("i-n1", "2026-11-01T00:00:00Z"): 6.048, ("i-n2", "2026-11-01T00:00:00Z"): 13.08}, abs=1e-9
+    )
+    by_pod = {r["x_Pod"]: r["EffectiveCost"] for r in rows}
+    assert by_pod == pytest.approx(
+        {"web-1": 1.176, "db-0": 1.176, "cron-1": 0.084, "train": 6.315, None: 6.765}
+    )
+    unallocated = sorted(
+        float(r["EffectiveCost"]) for r in rows if r["AllocatedResourceId"] is None
+    )  # type: ignore[arg-type]
+    assert unallocated == pytest.approx([3.612, 6.765])
+    for field in ("BilledCost", "ListCost", "ContractedCost"):
+        n1 = sum(float(r[field]) for r in rows if r["ResourceId"] == "i-n1")  # type: ignore[arg-type]
+        assert n1 == pytest.approx(
+            {"BilledCost": 6.048, "ListCost": 8.64, "ContractedCost": 8.64}[field]
+        )
+
+
+def test_allocated_rows_copy_the_origin_dimensions(rows: list[dict[str, object]]) -> None:
+    """An allocated charge MUST copy the origin charge's dimensions."""
+    for node in ("i-n1", "i-n2"):
+        mine = [r for r in rows if r["ResourceId"] == node]
+        for column in (
+            "ResourceName",
+            "ResourceType",
+            "ServiceName",
+            "ServiceCategory",
+            "BillingAccountId",
+            "x_Node",
+        ):
+            assert len({r[column] for r in mine}) == 1, (node, column)
+
+
+def test_method_details_ratios_sum_to_one_and_unallocated_has_no_resource(
+    rows: list[dict[str, object]],
+) -> None:
+    """AllocatedMethodDetails Elements[].AllocatedRatio MUST sum to 1; the unallocated
+    remainder has AllocatedResourceId null."""
+    for r in rows:
+        assert r["AllocatedMethodId"] == METHOD_ID
+        if r["AllocatedResourceId"] is None:
+            assert r["AllocatedResourceName"] is None and r["x_Pod"] is None
+            continue
+        elements = json.loads(str(r["AllocatedMethodDetails"]))["Elements"]
+        assert sum(e["AllocatedRatio"] for e in elements) == pytest.approx(1.0)
+    [train] = [r for r in rows if r["x_Pod"] == "train"]
+    elements = {
+        e["UsageUnit"]: e for e in json.loads(str(train["AllocatedMethodDetails"]))["Elements"]
+    }
+    # CPU 0.45, RAM 0.18, GPU 12.00 at list, all × 0.5: ratios 0.45/12.63 …
+    assert elements["GPU-Hours"]["AllocatedRatio"] == pytest.approx(12.0 / 12.63)
+    assert elements["Core-Hours"]["UsageQuantity"] == pytest.approx(9.0)  # 1.5 cores × 6 h
+    assert train["AllocatedResourceName"] == "c1/b/train" and train["x_CostBasis"] == "reconciled"
+    assert json.loads(str(train["AllocatedTags"])) == {}
+
+
+def test_list_basis_scoped_namespaces_and_open_days() -> None:
+    listed = list(focus_rows(tiny_cluster(), WINDOW, now=WINDOW.end_ts + H))
+    assert origin_totals(listed)[("i-n1", "2026-11-01T00:00:00Z")] == pytest.approx(8.64)
+    assert {r["x_CostBasis"] for r in listed} == {"list"}
+    scoped = list(focus_rows(billed_cluster(), WINDOW, now=WINDOW.end_ts + H, namespaces=["a"]))
+    assert [r["x_Pod"] for r in scoped] == ["web-1"]  # no other tenant, no idle
+    assert (
+        list(
+            focus_rows(
+                billed_cluster(), WINDOW, now=WINDOW.end_ts - timedelta(hours=1).total_seconds()
+            )
+        )
+        == []
+    )
