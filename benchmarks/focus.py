@@ -117,13 +117,13 @@ def main() -> None:
     began = time.perf_counter()
     rows = generate(work / "bills" / "focus.csv", args.mb)
     size = (work / "bills" / "focus.csv").stat().st_size
-    print(
-        f"{size / 1e6:.0f} MB FOCUS CSV, {rows:,} rows (generated in {time.perf_counter() - began:.0f} s)"
-    )
+    took = time.perf_counter() - began
+    print(f"{size / 1e6:.0f} MB FOCUS CSV, {rows:,} rows (generated in {took:.0f} s)")
     results = {}
     for mode in ("baseline", "ingest", "query"):
         out = subprocess.run(
-            [sys.executable, __file__, "--measure", mode, str(work / "bills"), str(work / "ledger")],
+            [sys.executable, __file__, "--measure", mode, str(work / "bills"),
+             str(work / "ledger")],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         results[mode] = json.loads(out.stdout)

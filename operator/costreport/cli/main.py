@@ -37,6 +37,7 @@ from costreport.model.window import (
     parse_window,
     split_window,
 )
+from costreport.sources.billing.reconcile import ReconcilingSource
 from costreport.sources.billing.sample_bill import write_sample_bill
 from costreport.sources.billing.store import BillingStore
 from costreport.sources.ledger import HybridSource, LedgerStore, close_hours, last_closable_hour
@@ -110,18 +111,31 @@ async def run_demo(args: argparse.Namespace) -> str:
     end = last_closable_hour(_now().timestamp())
     report = await close_hours(live, store, end - 8 * 86400, end)
     closed = len(store.commits())
-    table = await run_query(args, HybridSource(store, live))  # the sample generated once
     note = (
         f"ledger {args.ledger}: {closed} closed hours ({len(report.written)} new); "
         "the table above read them from it and only the open hour live"
     )
+    bills = BillingStore(store)
     if isinstance(live, SampleSource) and not args.billing:
         args.billing = str(Path(args.ledger).parent / "billing")
         bill = await asyncio.to_thread(write_sample_bill, live.data(), Path(args.billing))
-        bills = await asyncio.to_thread(BillingStore(store).ingest, args.billing)
+        read = await asyncio.to_thread(bills.ingest, args.billing)
         note += (
-            f"\nbill {bill} (FOCUS 1.2, {bills.rows or 'unchanged, no new'} rows read): "
-            "/cloudCost and the OpenCost UI's cloud cost pages answer from it"
+            f"\nbill {bill} (FOCUS 1.2, {read.rows or 'unchanged, no new'} rows read): costs "
+            "are reconciled to it; /cloudCost and the OpenCost UI's cloud cost pages answer from it"
+        )
+    source = ReconcilingSource(HybridSource(store, live), bills)  # the sample generated once
+    table = await run_query(args, source)
+    totals = []
+    for basis in ("list", "reconciled"):
+        params = {**query_params(args), "costBasis": basis, "accumulate": "true"}
+        query = parse_allocation_query(params, now=_now(), utc_offset=args.utc_offset)
+        result = await query_allocations(source, query)
+        totals.append(sum(float(s.columns["totalCost"].sum()) for s in result.sets))
+    if totals[0] != totals[1]:
+        note += (
+            f"\n7 days at list prices {totals[0]:.2f}; reconciled to the bill {totals[1]:.2f} "
+            f"({totals[1] - totals[0]:+.2f}: a savings plan covers two instance types)"
         )
     return f"{table}\n{note}"
 

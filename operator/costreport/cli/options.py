@@ -264,6 +264,7 @@ def query_params(args: argparse.Namespace) -> dict[str, str]:
         "shareSplit": args.share_split or "",
         "includeSharedCostBreakdown": str(args.shared_breakdown).lower(),
         "filter": args.filter or "",
+        "costBasis": getattr(args, "cost_basis", None) or "",
     }
     return {k: v for k, v in params.items() if v != ""}
 
@@ -376,6 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--shared-breakdown", action="store_true", help="show where each shared cost came from"
     )
     query.add_argument("--filter", help='v2 filter, e.g. namespace:"kube-system"')
+    query.add_argument(
+        "--cost-basis",
+        choices=["auto", "list", "reconciled"],
+        help="auto (default): reconciled to the bill where the ledger holds one; list prices",
+    )
     query.add_argument(
         "--format", choices=["table", "json", "csv"], default="table", help="output format"
     )

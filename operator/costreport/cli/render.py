@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -51,9 +52,22 @@ def _shown_end(end: str, coverage: Any) -> str:
     return end
 
 
+ADJUSTED = ("cpuCost", "ramCost", "gpuCost", "pvCost", "loadBalancerCost")
+
+
+def _as_paid(s: AllocationSet) -> AllocationSet:
+    """Resource costs with their adjustments (reconciled to the bill), so columns add up."""
+    columns = dict(s.columns)
+    for name in ADJUSTED:
+        columns[name] = columns[name] + columns[name + "Adjustment"]
+    return replace(s, columns=columns)
+
+
 def render_table(result: AllocationSetRange) -> str:
     """Rows by total cost with a totals line per set, a grand total over several sets, and
-    the idle, sharing, coverage and warning declarations (like `kubectl cost`)."""
+    the idle, sharing, coverage and warning declarations (like `kubectl cost`). Costs are
+    what is paid: list prices plus their adjustments where reconciled to a bill."""
+    result = AllocationSetRange([_as_paid(s) for s in result.sets], result.meta)
     out: list[str] = []
     currency = str(result.meta.get("currency", "USD"))
     coverage = result.meta.get("coverage")
@@ -86,7 +100,14 @@ def render_table(result: AllocationSetRange) -> str:
         out.append("")
     idle = describe_idle(result.meta.get("idle") or {})
     sharing = describe_sharing(result.meta.get("sharing") or {})
-    out.append(f"idle: {idle} · shared costs: {sharing}")
+    basis = result.meta.get("costBasis")
+    basis_text = ""
+    if isinstance(basis, dict) and basis.get("basis") == "reconciled":
+        matched = float(basis.get("nodeCostMatched") or 0.0)
+        basis_text = f" · costs: reconciled to the bill ({matched:.0%} of node cost matched)"
+    elif isinstance(basis, dict):
+        basis_text = " · costs: list prices"
+    out.append(f"idle: {idle} · shared costs: {sharing}{basis_text}")
     for warning in result.meta.get("warnings") or []:
         out.append(f"warning: {warning}")
     return "\n".join(out)
