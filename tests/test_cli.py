@@ -237,7 +237,9 @@ def test_the_table_declares_idle_sharing_and_totals_every_set(
     grand = next(line for line in out if line.startswith("ALL 2 SETS"))
     per_set = [float(line.split()[-2]) for line in totals]
     assert float(grand.split()[-1]) == pytest.approx(sum(per_set), abs=0.011)
-    assert out[-1] == "idle: separate · shared costs: namespaces=kube-system; split=weighted · costs: list prices"
+    assert out[-1] == (
+        "idle: separate · shared costs: namespaces=kube-system; split=weighted · costs: list prices"
+    )
     assert "{" not in "\n".join(out)  # no raw Python dicts
 
 

@@ -79,3 +79,20 @@ async def test_a_ledger_over_prometheus_starts_the_pod_watch_and_feeds_the_sourc
     start_ledger(other)
     assert other.get("recorder") is None and other.closer.lifecycle is None
     await stop(memo=other)
+
+
+async def test_budget_events_reach_the_evaluator() -> None:
+    from costreport.controller.budgets import BudgetEvaluator
+    from costreport.controller.handlers import observe_budget
+
+    evaluator = BudgetEvaluator(TinySource(), FakeKube())
+    memo = kopf.Memo(budgets=evaluator)
+    body = {
+        "kind": "CostBudget",
+        "metadata": {"name": "b", "namespace": "a", "uid": "u"},
+        "spec": {"amount": "1"},
+    }
+    await observe_budget(event={"type": "ADDED", "object": body}, memo=memo)
+    assert list(evaluator.budgets) == [("CostBudget", "a", "b")]
+    await observe_budget(event={"type": "DELETED", "object": body}, memo=memo)
+    assert evaluator.budgets == {}

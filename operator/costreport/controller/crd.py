@@ -368,9 +368,13 @@ def crd(kind: str) -> dict[str, Any]:
 
 def files() -> dict[str, dict[str, Any]]:
     """File name → CRD manifest."""
+    from costreport.controller.budget_crd import budget_crd
+
     return {
         f"costreports.{GROUP}.yaml": crd("CostReport"),
         f"clustercostreports.{GROUP}.yaml": crd("ClusterCostReport"),
+        f"costbudgets.{GROUP}.yaml": budget_crd("CostBudget"),
+        f"clustercostbudgets.{GROUP}.yaml": budget_crd("ClusterCostBudget"),
     }
 
 

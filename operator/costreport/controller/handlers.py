@@ -16,6 +16,7 @@ from typing import Any
 
 import kopf
 
+from costreport.controller.budgets import BudgetEvaluator, WebhookNotifier
 from costreport.controller.ledger import AlwaysLeader, LeaseElector, LedgerCloser
 from costreport.controller.lifecycle import LifecycleWriter, PodRecorder
 from costreport.controller.scheduler import ReportScheduler
@@ -56,6 +57,13 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         policy=memo.get("policy"),
     )
     memo.task = asyncio.create_task(memo.scheduler.run_forever(memo.tick_seconds))
+    memo.budgets = BudgetEvaluator(
+        memo.source,
+        memo.kube,
+        notifier=WebhookNotifier(memo.kube, operator_namespace=memo.operator_namespace),
+        policy=memo.get("policy"),
+    )
+    memo.budget_task = asyncio.create_task(memo.budgets.run_forever(memo.tick_seconds))
     start_ledger(memo)
 
 
@@ -100,7 +108,7 @@ def start_ledger(memo: kopf.Memo) -> None:
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     """Cancel the scheduler and close the HTTP session."""
-    for name in ("task", "ledger_task", "recorder_task"):
+    for name in ("task", "ledger_task", "recorder_task", "budget_task"):
         task = memo.get(name)
         if task is not None:
             task.cancel()
@@ -116,6 +124,15 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
 async def observe(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     """Every add, change and delete of a report updates the scheduler's registry."""
     memo.scheduler.observe(str(event.get("type") or "ADDED"), event["object"])
+
+
+@kopf.on.event(GROUP, VERSION, "costbudgets")
+@kopf.on.event(GROUP, VERSION, "clustercostbudgets")
+async def observe_budget(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """Every add, change and delete of a budget updates the evaluator's registry."""
+    budgets = memo.get("budgets")
+    if budgets is not None:
+        budgets.observe(str(event.get("type") or "ADDED"), event["object"])
 
 
 @kopf.on.probe(id="reports")

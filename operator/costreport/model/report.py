@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 GROUP = "costreport.io"
 VERSION = "v1alpha1"
-PLURALS = {"CostReport": "costreports", "ClusterCostReport": "clustercostreports"}
+PLURALS = {
+    "CostReport": "costreports",
+    "ClusterCostReport": "clustercostreports",
+    "CostBudget": "costbudgets",
+    "ClusterCostBudget": "clustercostbudgets",
+}
 
 
 @dataclass(frozen=True, slots=True)

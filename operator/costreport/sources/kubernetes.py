@@ -147,6 +147,13 @@ class KubeClient:
         found: dict[str, Any] | None = await self.request("GET", path, ok_missing=True)
         return found
 
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A Secret, or None when absent."""
+        found: dict[str, Any] | None = await self.request(
+            "GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", ok_missing=True
+        )
+        return found
+
     async def post_event(
         self, ref: ReportRef, uid: str, type_: str, reason: str, message: str
     ) -> None:
