@@ -136,7 +136,7 @@ async def test_openapi_documents_every_route(tiny_client: TestClient) -> None:
         if r.method == "GET" and r.resource is not None
     }
     assert routes <= set(served["paths"])
-    assert len(routes) == 33
+    assert len(routes) == 34
 
 
 async def test_health_endpoints(tiny_client: TestClient) -> None:

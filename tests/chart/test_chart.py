@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -268,3 +269,25 @@ def test_the_ledger_is_a_kept_volume_by_default_and_a_bucket_optionally() -> Non
     ]
     off = render("--set", "ledger.enabled=false")
     assert not [d for d in off if d["kind"] == "PersistentVolumeClaim"]
+
+
+@needs_helm
+def test_budget_alerts_and_the_dashboard_are_opt_in() -> None:
+    default = render()
+    assert not [d for d in default if d["kind"] == "PrometheusRule"]
+    assert not [d for d in default if d["metadata"]["name"].endswith("-dashboard")]
+    docs = render(
+        "--set", "budgets.prometheusRule.enabled=true", "--set", "grafanaDashboard.enabled=true"
+    )
+    [rule] = [d for d in docs if d["kind"] == "PrometheusRule"]
+    alerts = {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
+    spent80 = alerts["CostBudgetSpent80Percent"]["expr"]
+    assert spent80 == "costreport_budget_spent / costreport_budget_amount >= 0.8"
+    assert alerts["CostBudgetSpent100Percent"]["labels"]["severity"] == "critical"
+    assert "CostBudgetForecastOver" in alerts
+    [board] = [d for d in docs if d["metadata"]["name"].endswith("-dashboard")]
+    assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(board["data"]["costreport.json"])
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert any("costreport_budget_spent" in e for e in exprs)
+    assert any("namespace_cost_total" in e for e in exprs)

@@ -257,7 +257,9 @@ def test_the_handlers_need_no_finalizer() -> None:
     registry = kopf.get_default_registry()
     assert not registry._spawning.has_handlers(resource=None)  # type: ignore[arg-type]
     assert not list(registry._changing.get_all_handlers())
-    assert len(list(registry._watching.get_all_handlers())) == 4  # reports and budgets, both kinds each
+    assert (
+        len(list(registry._watching.get_all_handlers())) == 4
+    )  # reports and budgets, both kinds each
 
 
 async def test_the_label_allow_list_applies_to_status_and_configmaps(setup: Any) -> None:

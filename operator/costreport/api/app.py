@@ -21,6 +21,7 @@ from costreport.api.auth import (
     NoAuth,
 )
 from costreport.api.autocomplete import handle_autocomplete
+from costreport.api.budgets import handle_budgets
 from costreport.api.cache import ResponseCache
 from costreport.api.cloudcost import CLOUD_COSTS_KEY
 from costreport.api.cloudcost import ROUTES as CLOUD_ROUTES
@@ -133,5 +134,6 @@ def create_app(
     app.router.add_get("/readyz", handle_readyz)
     app.router.add_get("/openapi.json", handle_openapi)
     app.router.add_get("/reports/{namespace}/{name}", handle_report)
+    app.router.add_get("/budgets", handle_budgets)
     app.cleanup_ctx.append(_start_readiness)
     return app

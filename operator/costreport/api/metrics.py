@@ -41,6 +41,7 @@ class QueryStats(Collector):
     def __init__(self) -> None:
         self.latencies: deque[tuple[float, float]] = deque(maxlen=10_000)
         self.figures: dict[tuple[str, str], tuple[float, float, float]] = {}
+        self.namespaces: dict[tuple[str, str, str], float] = {}
         self.figures_at = -math.inf
 
     def observe_latency(self, seconds: float) -> None:
@@ -64,11 +65,14 @@ class QueryStats(Collector):
     ) -> None:
         """Per cluster: (total, idle share, shared share) of a `cluster,namespace` result."""
         sums: dict[str, list[float]] = {}
+        per_namespace: dict[tuple[str, str, str], float] = {}
         for s in result.sets:
             cost = s.columns["totalCost"]
             for i, name in enumerate(s.names):
                 cluster = str(s.properties[i].get("cluster") or name.split("/")[0])
                 namespace = name.split("/")[-1]
+                key = (cluster, namespace, window)
+                per_namespace[key] = per_namespace.get(key, 0.0) + float(cost[i])
                 entry = sums.setdefault(cluster, [0.0, 0.0, 0.0])
                 entry[0] += float(cost[i])
                 if name.endswith("__idle__"):
@@ -81,6 +85,8 @@ class QueryStats(Collector):
                 idle / total if total else 0.0,
                 shared / total if total else 0.0,
             )
+        self.namespaces = {k: v for k, v in self.namespaces.items() if k[2] != window}
+        self.namespaces.update(per_namespace)
         self.figures_at = time.monotonic()
 
     def collect(self) -> Iterator[Metric]:
@@ -100,6 +106,14 @@ class QueryStats(Collector):
             for (cluster, window), values in sorted(self.figures.items()):
                 family.add_metric([cluster, window], values[index])
             yield family
+        namespaces = GaugeMetricFamily(
+            "namespace_cost_total",
+            "Total cost of a namespace over the window (idle as __idle__)",
+            labels=["cluster", "namespace", "window"],
+        )
+        for (cluster, namespace, window), value in sorted(self.namespaces.items()):
+            namespaces.add_metric([cluster, namespace, window], value)
+        yield namespaces
 
 
 class LedgerFigures(Collector):
@@ -142,6 +156,45 @@ class LedgerFigures(Collector):
         yield GaugeMetricFamily(
             "costreport_ledger_bytes", "Bytes stored in the ledger", value=self.size_bytes
         )
+
+
+class BudgetFigures(Collector):
+    """`costreport_budget_*` gauges from the budgets' latest status (refreshed per scrape,
+    at most every `FIGURES_TTL_SECONDS`)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, object]] = []
+        self.updated_at = -math.inf
+
+    def due(self) -> bool:
+        """Whether to list the budgets again."""
+        return time.monotonic() - self.updated_at >= FIGURES_TTL_SECONDS
+
+    def update(self, rows: list[dict[str, object]]) -> None:
+        """Record the budgets."""
+        self.rows, self.updated_at = rows, time.monotonic()
+
+    def collect(self) -> Iterator[Metric]:
+        """Amount, spend and forecast per budget."""
+        labels = ["namespace", "budget", "period"]
+        families = {
+            "amount": GaugeMetricFamily(
+                "costreport_budget_amount", "Budget per period", labels=labels
+            ),
+            "spent": GaugeMetricFamily(
+                "costreport_budget_spent", "Spend of the period so far", labels=labels
+            ),
+            "forecast": GaugeMetricFamily(
+                "costreport_budget_forecast", "Forecast spend by the period's end", labels=labels
+            ),
+        }
+        for row in self.rows:
+            key = [str(row.get("namespace") or ""), str(row.get("name")), str(row.get("period"))]
+            for field, family in families.items():
+                value = row.get(field)
+                if value not in (None, ""):
+                    family.add_metric(key, float(str(value)))
+        yield from families.values()
 
 
 NODE_LABELS = ["instance", "node", "instance_type", "region", "provider_id", "arch"]
@@ -238,6 +291,8 @@ class ApiMetrics:
         self.stats = QueryStats()
         self.costs = CostMetrics()
         self.ledger = LedgerFigures()
+        self.budgets = BudgetFigures()
         self.registry.register(self.stats)
         self.registry.register(self.costs)
         self.registry.register(self.ledger)
+        self.registry.register(self.budgets)

@@ -349,6 +349,19 @@ def build_openapi() -> dict[str, Any]:
             },
         }
     }
+    paths["/budgets"] = {
+        "get": {
+            "summary": "CostBudgets and ClusterCostBudgets with their latest evaluation (scoped)",
+            "tags": ["budgets"],
+            "responses": {
+                "200": {
+                    "description": "One row per budget the caller may read",
+                    "content": {"application/json": {"schema": _envelope({"type": "array"})}},
+                },
+                **ERRORS,
+            },
+        }
+    }
     paths["/metrics"] = {
         "get": {
             "summary": "Prometheus metrics",

@@ -13,9 +13,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from costreport.api.auth import (
     Forbidden,
 )
+from costreport.api.budgets import BudgetLister, budget_row
 from costreport.api.common import error_body, json_response, request_caller, request_now
 from costreport.api.metrics import FIGURE_WINDOWS
-from costreport.api.settings import METRICS_KEY, SETTINGS_KEY, SOURCE_KEY, STATE_KEY
+from costreport.api.settings import METRICS_KEY, REPORTS_KEY, SETTINGS_KEY, SOURCE_KEY, STATE_KEY
 from costreport.engine.params import parse_allocation_query
 from costreport.model.errors import SourceUnavailable
 from costreport.model.window import (
@@ -81,6 +82,12 @@ async def handle_metrics(request: web.Request) -> web.Response:
                 last[commit.cluster] = max(last.get(commit.cluster, 0.0), commit.end)
             metrics.ledger.update(last, float(size), now.timestamp())
     metrics.ledger.now = now.timestamp()  # the lag is of this scrape; commits and size cached
+    lister = request.app[REPORTS_KEY]
+    if isinstance(lister, BudgetLister) and metrics.budgets.due():
+        try:
+            metrics.budgets.update([budget_row(i) for i in await lister.list_budgets()])
+        except Exception as error:  # budgets are optional: their absence never fails /metrics
+            log.warning("budget metrics stale", extra={"context": {"error": str(error)[:200]}})
     body = generate_latest(metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -140,6 +140,26 @@ async def run_demo(args: argparse.Namespace) -> str:
     return f"{table}\n{note}"
 
 
+async def list_budgets(args: argparse.Namespace) -> str:
+    """`costreport budgets`: read every budget through the kubeconfig."""
+    from costreport.api.budgets import budget_row
+    from costreport.cli.budgets import render_budgets
+    from costreport.cli.servers import kubernetes_reader
+
+    kube = kubernetes_reader()
+    if kube is None:
+        raise SourceUnavailable("no Kubernetes cluster: set KUBECONFIG to read its budgets")
+    try:
+        rows = [budget_row(item) for item in await kube.list_budgets()]
+    except Exception as error:
+        raise SourceUnavailable(f"cannot list budgets: {str(error)[:300]}") from None
+    finally:
+        await kube.close()
+    if args.format == "json":
+        return orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode()
+    return render_budgets(rows)
+
+
 def _focus_day(rows: Any, data: Any, day: Window, now: float, basis: str) -> list[dict[str, Any]]:
     return list(rows(data, day, now=now, cost_basis=basis))
 
@@ -205,6 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "operator":
             run_operator(args)
+            return 0
+        if args.command == "budgets":
+            print(asyncio.run(list_budgets(args)), flush=True)
             return 0
         if args.command == "export":
             print(asyncio.run(export_focus(args)), file=sys.stderr, flush=True)

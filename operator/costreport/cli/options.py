@@ -418,6 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_api_arguments(serve)
     add_source_arguments(serve)
 
+    budgets = command("budgets", "the cluster's budgets with spend and forecast (KUBECONFIG)")
+    budgets.add_argument("--format", choices=["table", "json"], default="table")
+
     export = command("export", "export allocation as FOCUS 1.3 rows (CSV or Parquet)")
     exports = export.add_subparsers(dest="export_command", required=True, metavar="FORMAT")
     focus = exports.add_parser(

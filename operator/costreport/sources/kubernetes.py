@@ -147,6 +147,18 @@ class KubeClient:
         found: dict[str, Any] | None = await self.request("GET", path, ok_missing=True)
         return found
 
+    async def list_budgets(self) -> list[dict[str, Any]]:
+        """Every CostBudget (all namespaces) and ClusterCostBudget, with its status."""
+        items: list[dict[str, Any]] = []
+        for kind, plural in (
+            ("CostBudget", "costbudgets"),
+            ("ClusterCostBudget", "clustercostbudgets"),
+        ):
+            answer = await self.request("GET", f"/apis/{GROUP}/{VERSION}/{plural}", ok_missing=True)
+            for item in (answer or {}).get("items") or []:
+                items.append({**item, "kind": kind})
+        return items
+
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         """A Secret, or None when absent."""
         found: dict[str, Any] | None = await self.request(
