@@ -291,3 +291,17 @@ def test_budget_alerts_and_the_dashboard_are_opt_in() -> None:
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     assert any("costreport_budget_spent" in e for e in exprs)
     assert any("namespace_cost_total" in e for e in exprs)
+
+
+@needs_helm
+def test_the_port_forward_listener_is_on_and_the_opencost_ui_is_opt_in() -> None:
+    [deployment] = [d for d in render() if d["kind"] == "Deployment"]
+    containers = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+    assert "--loopback-port=9004" in containers["api"]["args"]
+    assert "opencost-ui" not in containers
+    # The listener is not a Service port: only a port-forward reaches it.
+    [service] = [d for d in render() if d["kind"] == "Service"]
+    assert [p["port"] for p in service["spec"]["ports"]] == [9003]
+    ui = [d for d in render("--set", "opencostUI.enabled=true") if d["kind"] == "Deployment"]
+    names = [c["name"] for c in ui[0]["spec"]["template"]["spec"]["containers"]]
+    assert "opencost-ui" in names

@@ -25,6 +25,7 @@ from costreport.api.budgets import handle_budgets
 from costreport.api.cache import ResponseCache
 from costreport.api.cloudcost import CLOUD_COSTS_KEY
 from costreport.api.cloudcost import ROUTES as CLOUD_ROUTES
+from costreport.api.common import error_body, json_response
 from costreport.api.focus import handle_focus
 from costreport.api.limits import ClientLimiter
 from costreport.api.metrics import ApiMetrics
@@ -91,12 +92,26 @@ async def _start_readiness(app: web.Application) -> Any:
     task.cancel()
 
 
+@web.middleware
+async def loopback_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The port-forward listener answers loopback peers only (a kubectl port-forward arrives
+    from 127.0.0.1 inside the pod); anything else is refused before any handler runs."""
+    peer = request.remote or ""
+    if peer not in ("127.0.0.1", "::1", "::ffff:127.0.0.1"):
+        return json_response(
+            error_body(403, "forbidden: this listener serves loopback (port-forward) only"),
+            status=403,
+        )
+    return await handler(request)
+
+
 def create_app(
     source: ClusterSource,
     settings: ApiSettings | None = None,
     reports: ConfigMapReader | None = None,
     auth: KubernetesAuth | NoAuth | None = None,
     cloud_costs: CloudCosts | None = None,
+    loopback_only: bool = False,
 ) -> web.Application:
     """The API over a source (and the operator's ConfigMaps when in a cluster).
 
@@ -109,6 +124,7 @@ def create_app(
         # own limit, 8 KiB, would answer plain text before any middleware runs).
         handler_args={"max_line_size": MAX_REQUEST_LINE, "max_field_size": MAX_REQUEST_LINE},
         middlewares=[
+            *([loopback_middleware] if loopback_only else []),
             cors_middleware_factory(settings.cors),
             access_log_middleware,
             errors_middleware,

@@ -22,11 +22,13 @@ from costreport.cli.options import (
     label_policy,
     query_params,
 )
+from costreport.cli.remote import get_json, remote_allocations, token
 from costreport.cli.render import allocation_csv, asset_csv, render_assets_table, render_table
 from costreport.cli.servers import check_port, run_operator, serve
 from costreport.engine.assets import parse_asset_aggregate
 from costreport.engine.filters import parse_filter
 from costreport.engine.params import QueryLimits, check_limits, parse_allocation_query
+from costreport.model.allocation_json import from_json
 from costreport.model.cluster import ClusterSource
 from costreport.model.errors import InvalidParameter, SourceUnavailable
 from costreport.model.query import AssetQuery
@@ -57,11 +59,17 @@ async def run_query(args: argparse.Namespace, source: ClusterSource | None = Non
     params = query_params(args)
     query = parse_allocation_query(params, now=_now(), utc_offset=args.utc_offset)
     check_limits(query, params, QueryLimits())
-    source = source or build_source(args)
-    try:
-        result = await query_allocations(source, query)
-    finally:
-        await close_source(source)
+    if getattr(args, "api", None) and source is None:
+        result = await remote_allocations(args.api, params, token(args.token_file))
+    else:
+        source = source or build_source(args)
+        try:
+            computed = await query_allocations(source, query)
+        finally:
+            await close_source(source)
+        # Rendered from the API's own JSON (12 significant digits), so a local answer prints
+        # exactly as the same answer fetched with --api.
+        result = from_json(computed.to_json(), {**computed.meta, "window": query.window.to_json()})
     if args.format == "json":
         body = {"code": 200, "status": "success", "data": result.to_json(), "meta": result.meta}
         return orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
@@ -146,6 +154,16 @@ async def list_budgets(args: argparse.Namespace) -> str:
     from costreport.cli.budgets import render_budgets
     from costreport.cli.servers import kubernetes_reader
 
+    if getattr(args, "api", None):
+        body = await get_json(args.api, "/budgets", {}, token(args.token_file))
+        rows = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(rows, list):
+            raise SourceUnavailable(f"{args.api}: not a budgets answer")
+        return (
+            orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode()
+            if args.format == "json"
+            else render_budgets(rows)
+        )
     kube = kubernetes_reader()
     if kube is None:
         raise SourceUnavailable("no Kubernetes cluster: set KUBECONFIG to read its budgets")

@@ -20,6 +20,22 @@ from costreport.sources.prometheus import PrometheusConfig, PrometheusSource
 from costreport.sources.sample import SampleSource
 
 
+def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--api URL` and its token: ask a running costreport (or OpenCost) instead."""
+    group = parser.add_argument_group("remote")
+    group.add_argument(
+        "--api",
+        default=os.environ.get("COSTREPORT_API"),
+        metavar="URL",
+        help="a running costreport or OpenCost API (env COSTREPORT_API); the source options "
+        "are then the server's",
+    )
+    group.add_argument(
+        "--token-file",
+        help="file with a bearer token for --api (default: env COSTREPORT_TOKEN)",
+    )
+
+
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """Options that choose and configure the cluster-data source (shared by every command)."""
     parser.add_argument(
@@ -109,6 +125,13 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
         help="allow --auth none on a non-loopback address (everyone sees every cost)",
     )
     group.add_argument("--token-audience", action="append", default=[], help="TokenReview audience")
+    group.add_argument(
+        "--loopback-port",
+        type=int,
+        help="also listen on 127.0.0.1:PORT with cluster-wide read access and no token, for "
+        "kubectl port-forward (which needs pods/portforward RBAC): the OpenCost UI and "
+        "kubectl-cost, which send no token, then work on a secure install",
+    )
     group.add_argument("--metrics-public", action="store_true", help="serve /metrics to anyone")
     group.add_argument("--tls-cert", help="serve HTTPS with this certificate (reloaded on change)")
     group.add_argument("--tls-key", help="private key of --tls-cert")
@@ -377,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--shared-breakdown", action="store_true", help="show where each shared cost came from"
     )
     query.add_argument("--filter", help='v2 filter, e.g. namespace:"kube-system"')
+    add_remote_arguments(query)
     query.add_argument(
         "--cost-basis",
         choices=["auto", "list", "reconciled"],
@@ -419,7 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_arguments(serve)
 
     budgets = command("budgets", "the cluster's budgets with spend and forecast (KUBECONFIG)")
-    budgets.add_argument("--format", choices=["table", "json"], default="table")
+    budgets.add_argument(
+        "--format", choices=["table", "json"], default="table", help="output format"
+    )
+    add_remote_arguments(budgets)
 
     export = command("export", "export allocation as FOCUS 1.3 rows (CSV or Parquet)")
     exports = export.add_subparsers(dest="export_command", required=True, metavar="FORMAT")

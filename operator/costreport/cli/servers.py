@@ -156,10 +156,46 @@ def serve(args: argparse.Namespace, banner: str = "") -> None:
         f"{banner}serving the {args.source} source on http://{host}:{args.port}; try:\n{examples}",
         flush=True,
     )
-    # access_log=None: the audit middleware writes the one line per request.
-    web.run_app(
-        app, host=host, port=args.port, print=None, ssl_context=ssl_context, access_log=None
+    loopback = getattr(args, "loopback_port", None)
+    if not loopback:
+        # access_log=None: the audit middleware writes the one line per request.
+        web.run_app(
+            app, host=host, port=args.port, print=None, ssl_context=ssl_context, access_log=None
+        )
+        return
+    check_port("127.0.0.1", loopback)
+    admin = create_app(build_source(args), settings, reader, None, cloud_costs, loopback_only=True)
+    print(
+        f"and on http://127.0.0.1:{loopback} with cluster-wide read access, no token "
+        "(reach it with kubectl port-forward)",
+        flush=True,
     )
+    asyncio.run(
+        _serve_sites([(app, host, args.port, ssl_context), (admin, "127.0.0.1", loopback, None)])
+    )
+
+
+async def _serve_sites(sites: list[tuple[Any, str, int, ssl.SSLContext | None]]) -> None:
+    """Serve several apps until SIGINT/SIGTERM, then shut them down gracefully."""
+    import signal
+
+    from aiohttp import web
+
+    runners = []
+    for app, host, port, context in sites:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port, ssl_context=context).start()
+        runners.append(runner)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for runner in runners:
+            await runner.cleanup()
 
 
 def _refresh_bills(cloud_costs: CloudCosts, every_seconds: float = 300.0) -> Any:

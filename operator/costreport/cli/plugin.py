@@ -1,0 +1,216 @@
+"""`kubectl costreport`: kubectl-cost's verbs and options over costreport (local or `--api`).
+
+    kubectl costreport namespace --window month
+    kubectl costreport deployment -n team-a --show-all-resources
+    kubectl costreport label --label team --historical -o csv
+
+Like kubectl-cost, the default is the *projected monthly rate*: the window's cost per hour ×
+730 h; `--historical` shows what the window cost. Columns are aligned, amounts carry the
+currency, a TOTAL line closes the table; `-o json|csv` for machines; colour (a bold header)
+only on a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from costreport.cli.options import add_source_arguments, build_source, close_source
+from costreport.cli.remote import remote_allocations, token
+from costreport.engine.params import parse_allocation_query
+from costreport.model.allocation import AllocationSetRange
+from costreport.model.allocation_json import from_json
+from costreport.model.errors import InvalidParameter, SourceUnavailable
+from costreport.sources.service import query_allocations
+
+HOURS_PER_MONTH = 730.0
+VERBS = {
+    "namespace": ("namespace",),
+    "deployment": ("namespace", "deployment"),
+    "controller": ("namespace", "controller"),
+    "pod": ("namespace", "pod"),
+    "node": ("node",),
+    "label": (),
+}
+
+
+def build_plugin_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubectl costreport",
+        description="Kubernetes costs by namespace, workload, label, pod or node (kubectl-cost's "
+        "verbs), from costreport.",
+    )
+    parser.add_argument("verb", choices=list(VERBS), help="what to group costs by")
+    parser.add_argument("--window", default="1d", help="e.g. 1d, 7d, month, lastmonth (default 1d)")
+    parser.add_argument("--label", help="the label key of the label verb, e.g. team")
+    parser.add_argument("-n", "--namespace", help="only this namespace")
+    parser.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="every namespace (default)"
+    )
+    parser.add_argument(
+        "--historical", action="store_true", help="the window's cost, not the monthly rate"
+    )
+    parser.add_argument("--show-cpu", action="store_true", help="CPU cost column")
+    parser.add_argument("--show-memory", action="store_true", help="RAM cost column")
+    parser.add_argument("--show-gpu", action="store_true", help="GPU cost column")
+    parser.add_argument("--show-pv", action="store_true", help="persistent-volume cost column")
+    parser.add_argument("--show-network", action="store_true", help="network cost column")
+    parser.add_argument("--show-efficiency", action="store_true", help="cost-weighted efficiency")
+    parser.add_argument("--show-all-resources", action="store_true", help="every cost column")
+    parser.add_argument("--include-idle", action="store_true", help="an __idle__ row")
+    parser.add_argument("-o", "--output", choices=["table", "json", "csv"], default="table")
+    parser.add_argument("--api", help="a running costreport or OpenCost API (else computed here)")
+    parser.add_argument("--token-file", help="bearer token for --api (env COSTREPORT_TOKEN)")
+    add_source_arguments(parser)
+    return parser
+
+
+def params_for(args: argparse.Namespace) -> dict[str, str]:
+    """The allocation query behind a verb."""
+    if args.verb == "label":
+        if not args.label:
+            raise InvalidParameter(
+                "label", "", "a label key with the label verb, e.g. --label team"
+            )
+        aggregate: tuple[str, ...] = (f"label:{args.label}",)
+    else:
+        aggregate = VERBS[args.verb]
+    params = {
+        "window": args.window,
+        "aggregate": ",".join(aggregate),
+        "accumulate": "true",
+        "includeIdle": str(bool(args.include_idle)).lower(),
+    }
+    if args.namespace and not args.all_namespaces:
+        params["filter"] = f'namespace:"{args.namespace}"'
+    return params
+
+
+COLUMNS = (
+    ("CPU", "cpuCost", "show_cpu"),
+    ("RAM", "ramCost", "show_memory"),
+    ("GPU", "gpuCost", "show_gpu"),
+    ("PV", "pvCost", "show_pv"),
+    ("NETWORK", "networkCost", "show_network"),
+)
+
+
+def hours_of(result: AllocationSetRange, now: float) -> float:
+    """Hours the answer covers (an open window counts up to now, or to where data stops)."""
+    [s] = result.sets or [None]  # type: ignore[list-item]
+    if s is None:
+        return 0.0
+    end = min(s.window.end_ts, now)
+    coverage = result.meta.get("coverage")
+    if isinstance(coverage, dict) and coverage.get("end"):
+        covered = datetime.fromisoformat(str(coverage["end"]).replace("Z", "+00:00")).timestamp()
+        end = min(end, covered)
+    return max(end - s.window.start_ts, 0.0) / 3600
+
+
+def _cell(value: float, column: str, currency: str) -> str:
+    return f"{value:.0%}" if column == "EFFICIENCY" else f"{value:,.2f} {currency}"
+
+
+def render(result: AllocationSetRange, args: argparse.Namespace, now: float, tty: bool) -> str:
+    """The table, JSON or CSV of one accumulated answer."""
+    currency = str(result.meta.get("currency", "USD"))
+    hours = hours_of(result, now)
+    factor = 1.0 if args.historical else (HOURS_PER_MONTH / hours if hours > 0 else 0.0)
+    shown = [c for c in COLUMNS if args.show_all_resources or getattr(args, c[2])]
+    efficiency = args.show_efficiency or args.show_all_resources
+    header_names = [label for label, _, _ in shown]
+    total_label = "COST" if args.historical else "MONTHLY RATE"
+    rows: list[dict[str, Any]] = []
+    for s in result.sets:
+        for i in sorted(range(len(s)), key=lambda i: -s.columns["totalCost"][i]):
+            row: dict[str, Any] = {"name": s.names[i] or "(all)"}
+            for label, field, _ in shown:
+                adjustment = s.columns.get(field + "Adjustment")
+                paid = s.columns[field][i] + (adjustment[i] if adjustment is not None else 0.0)
+                row[label] = float(paid) * factor
+            if efficiency:
+                row["EFFICIENCY"] = float(s.columns["totalEfficiency"][i])
+            row[total_label] = float(s.columns["totalCost"][i]) * factor
+            rows.append(row)
+    if args.output == "json":
+        meta = {
+            "window": args.window,
+            "hours": hours,
+            "monthlyRate": not args.historical,
+            "currency": currency,
+        }
+        return orjson.dumps({"rows": rows, "meta": meta}, option=orjson.OPT_INDENT_2).decode()
+    names = ["NAME", *header_names, *(["EFFICIENCY"] if efficiency else []), total_label]
+    if args.output == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(names)
+        for r in rows:
+            writer.writerow([r["name"], *(f"{r[n]:.6f}" for n in names[1:])])
+        return out.getvalue().rstrip("\n")
+    cells = [[r["name"], *(_cell(r[n], n, currency) for n in names[1:])] for r in rows]
+    totals = ["TOTAL"] + [
+        "" if n == "EFFICIENCY" else f"{sum(r[n] for r in rows):,.2f} {currency}" for n in names[1:]
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(names, *cells, totals, strict=True)]
+
+    def line(values: Sequence[str]) -> str:
+        first = str(values[0]).ljust(widths[0])
+        rest = [str(v).rjust(w) for v, w in zip(values[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    head = line(names)
+    if tty:
+        head = f"\033[1m{head}\033[0m"
+    body = [head, *(line(c) for c in cells), "-" * len(line(names)), line(totals)]
+    window_text = f"{args.window}: {hours:.1f} h"
+    if not args.historical:
+        window_text += f", projected to {HOURS_PER_MONTH:g} h a month"
+    return "\n".join([*body, window_text])
+
+
+async def run(args: argparse.Namespace) -> str:
+    """Query (locally or `--api`) and render."""
+    params = params_for(args)
+    now = datetime.now(tz=UTC)
+    parse_allocation_query(params, now=now)  # local validation: the same 400 text
+    if args.api:
+        computed = await remote_allocations(args.api, params, token(args.token_file))
+    else:
+        source = build_source(args)
+        try:
+            query = parse_allocation_query(params, now=now)
+            local = await query_allocations(source, query)
+        finally:
+            await close_source(source)
+        computed = from_json(local.to_json(), {**local.meta, "window": query.window.to_json()})
+    return render(computed, args, now.timestamp(), sys.stdout.isatty())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`kubectl-costreport` entry point (exit 2 bad input, 3 source unavailable)."""
+    args = build_plugin_parser().parse_args(argv)
+    try:
+        print(asyncio.run(run(args)), flush=True)
+    except InvalidParameter as error:
+        print(f"kubectl-costreport: {error.message}", file=sys.stderr)
+        return 2
+    except SourceUnavailable as error:
+        print(f"kubectl-costreport: source unavailable: {error.reason}", file=sys.stderr)
+        return 3
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
