@@ -112,6 +112,7 @@ def create_app(
     auth: KubernetesAuth | NoAuth | None = None,
     cloud_costs: CloudCosts | None = None,
     loopback_only: bool = False,
+    with_mcp: bool = False,
 ) -> web.Application:
     """The API over a source (and the operator's ConfigMaps when in a cluster).
 
@@ -151,5 +152,11 @@ def create_app(
     app.router.add_get("/openapi.json", handle_openapi)
     app.router.add_get("/reports/{namespace}/{name}", handle_report)
     app.router.add_get("/budgets", handle_budgets)
+    if with_mcp:
+        from costreport.api.mcp import McpEndpoint
+
+        endpoint = McpEndpoint()
+        app.router.add_route("*", "/mcp", endpoint.handle)
+        app.cleanup_ctx.append(endpoint.lifespan)
     app.cleanup_ctx.append(_start_readiness)
     return app

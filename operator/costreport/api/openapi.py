@@ -362,6 +362,14 @@ def build_openapi() -> dict[str, Any]:
             },
         }
     }
+    paths["/mcp"] = {
+        "post": {
+            "summary": "MCP (streamable HTTP, JSON responses, stateless): cost tools for AI "
+            "clients, scoped by the caller's bearer token like every endpoint",
+            "tags": ["mcp"],
+            "responses": {"200": {"description": "A JSON-RPC answer"}, **ERRORS},
+        }
+    }
     paths["/metrics"] = {
         "get": {
             "summary": "Prometheus metrics",

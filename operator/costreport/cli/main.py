@@ -148,6 +148,41 @@ async def run_demo(args: argparse.Namespace) -> str:
     return f"{table}\n{note}"
 
 
+async def run_mcp(args: argparse.Namespace) -> None:
+    """`costreport mcp`: MCP over stdio; tools ask `--api` with the token, or an API served
+    here on a private loopback port over the source options (the local user sees everything)."""
+    from aiohttp import web
+
+    from costreport.api.app import ApiSettings, create_app
+    from costreport.api.mcp import BACKEND, build_mcp, http_backend
+    from costreport.cli.options import build_cloud_costs
+
+    server = build_mcp()
+    runner = None
+    if getattr(args, "api", None):
+        bearer = token(args.token_file)
+        BACKEND.set(http_backend(args.api, f"Bearer {bearer}" if bearer else None))
+    else:
+        app = create_app(
+            build_source(args),
+            ApiSettings(policy=label_policy(args)),
+            None,
+            None,
+            build_cloud_costs(args),
+        )
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        BACKEND.set(http_backend(f"http://127.0.0.1:{port}", None))
+    try:
+        await server.run_stdio_async()
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+
+
 async def list_budgets(args: argparse.Namespace) -> str:
     """`costreport budgets`: read every budget through the kubeconfig."""
     from costreport.api.budgets import budget_row
@@ -243,6 +278,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "operator":
             run_operator(args)
+            return 0
+        if args.command == "mcp":
+            asyncio.run(run_mcp(args))
             return 0
         if args.command == "budgets":
             print(asyncio.run(list_budgets(args)), flush=True)

@@ -442,6 +442,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_api_arguments(serve)
     add_source_arguments(serve)
 
+    mcp = command("mcp", "an MCP server over stdio for local AI clients (tools over the API)")
+    add_remote_arguments(mcp)
+    add_privacy_arguments(mcp)
+    add_source_arguments(mcp)
+
     budgets = command("budgets", "the cluster's budgets with spend and forecast (KUBECONFIG)")
     budgets.add_argument(
         "--format", choices=["table", "json"], default="table", help="output format"

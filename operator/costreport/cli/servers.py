@@ -147,7 +147,7 @@ def serve(args: argparse.Namespace, banner: str = "") -> None:
             raise InvalidParameter("auth", "kubernetes", "none outside a cluster (no API server)")
         auth = KubernetesAuth(reader, tuple(getattr(args, "token_audience", [])))
     cloud_costs = build_cloud_costs(args)
-    app = create_app(build_source(args), settings, reader, auth, cloud_costs)
+    app = create_app(build_source(args), settings, reader, auth, cloud_costs, with_mcp=True)
     if cloud_costs is not None and cloud_costs.url:
         app.cleanup_ctx.append(_refresh_bills(cloud_costs))
     ssl_context = tls_context(getattr(args, "tls_cert", None), getattr(args, "tls_key", None))
@@ -164,7 +164,9 @@ def serve(args: argparse.Namespace, banner: str = "") -> None:
         )
         return
     check_port("127.0.0.1", loopback)
-    admin = create_app(build_source(args), settings, reader, None, cloud_costs, loopback_only=True)
+    admin = create_app(
+        build_source(args), settings, reader, None, cloud_costs, loopback_only=True, with_mcp=True
+    )
     print(
         f"and on http://127.0.0.1:{loopback} with cluster-wide read access, no token "
         "(reach it with kubectl port-forward)",
