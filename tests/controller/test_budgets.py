@@ -231,3 +231,28 @@ async def test_webhooks_retry_time_out_and_never_block() -> None:
         assert all(r["text"].startswith("CostBudget a/ok: ") for r in received)
     finally:
         await server.close()
+
+
+async def test_budgets_asking_of_one_window_share_one_computation() -> None:
+    """The shared pod-level computation gives each filter's query total exactly."""
+    from costreport.engine.params import parse_allocation_query
+    from costreport.sources.service import query_allocations
+
+    source, kube = TinySource(), Kube()
+    evaluator = BudgetEvaluator(source, kube, clock=Clock(DAY2))
+    filters = ['namespace:"b"', 'label[app]:"web"', 'controllerKind:"statefulset"',
+               'namespace:"a"|namespace:"c"', 'node:"n2"', ""]  # fmt: skip
+    for i, text in enumerate(filters):
+        evaluator.observe("ADDED", budget(f"b{i}", {"amount": "100", "filter": text}))
+    evaluator.observe("ADDED", budget("idle", {"amount": "100", "idle": {"mode": "share"}}))
+    await evaluator.tick()
+    assert evaluator.shared_computations == 1  # six budgets, one computation (idle: its own)
+    for i, text in enumerate(filters):
+        params = {"window": "2026-11-01T00:00:00Z,2026-11-02T00:00:00Z", "aggregate": "all",
+                  "accumulate": "all", **({"filter": text} if text else {})}  # fmt: skip
+        query = parse_allocation_query(params, now=DAY2)
+        result = await query_allocations(source, query, now=DAY2.timestamp())
+        expected = sum(float(s.columns["totalCost"].sum()) for s in result.sets)
+        assert kube.status[f"b{i}"]["spent"] == f"{expected:.2f}", text
+    assert kube.status["b0"]["spent"] == "14.55" and kube.status["b5"]["spent"] == "17.31"
+    assert kube.status["idle"]["spent"] == "36.00"  # idle shared onto the rows: everything

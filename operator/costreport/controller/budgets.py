@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from costreport.controller.budget_spec import CostBudgetSpec
 from costreport.controller.reconcile import format_timestamp, next_run_time, set_condition
 from costreport.engine.budget import evaluate, forecast, parse_offset, period_bounds
+from costreport.engine.filters import parse_filter
 from costreport.engine.params import parse_allocation_query
 from costreport.engine.privacy import LabelPolicy
 from costreport.model.cluster import ClusterSource
@@ -38,6 +39,26 @@ from costreport.model.report import ReportRef
 from costreport.sources.service import query_allocations
 
 log = logging.getLogger("costreport.budgets")
+SHAREABLE = frozenset(
+    {
+        "cluster",
+        "node",
+        "namespace",
+        "controllerName",
+        "controllerKind",
+        "pod",
+        "label",
+        "annotation",
+    }
+)
+"""Filter fields every member of a pod-level row shares (and any label or annotation)."""
+
+
+def shareable(fields: frozenset[str]) -> bool:
+    """Whether a filter reads only fields a pod-level row keeps."""
+    return all(f in SHAREABLE or f.startswith(("label:", "annotation:")) for f in fields)
+
+
 KINDS = ("CostBudget", "ClusterCostBudget")
 
 
@@ -152,6 +173,12 @@ class BudgetEvaluator:
         self.notifier = notifier if notifier is not None else WebhookNotifier(kube)
         self.budgets: dict[tuple[str, str | None, str], Budget] = {}
         self.wakeup = asyncio.Event()
+        self._shared: dict[
+            tuple[datetime, datetime, str],
+            tuple[list[tuple[dict[str, Any], float]], dict[str, Any]],
+        ] = {}
+        self.shared_computations = 0
+        self._projections: dict[Any, list[tuple[dict[str, Any], float]]] = {}
 
     def observe(self, event_type: str, body: Mapping[str, Any]) -> None:
         """A watch event for a budget."""
@@ -191,6 +218,8 @@ class BudgetEvaluator:
         """Evaluate every due budget; returns what happened per budget (for logs and tests)."""
         now = self.clock()
         outcomes = []
+        self._shared.clear()  # computations are shared within a tick, never across ticks
+        self._projections.clear()
         for budget in list(self.budgets.values()):
             try:
                 spec = CostBudgetSpec.model_validate(budget.spec)
@@ -233,6 +262,12 @@ class BudgetEvaluator:
             filters.append(f'namespace:"{budget.ref.namespace}"')
         if spec.filter.strip():
             filters.append(f"({spec.filter})")
+        combined = parse_filter("+".join(filters))
+        fields = combined.fields()
+        if spec.idle.mode == "exclude" and not spec.sharing.applied and shareable(fields):
+            rows, meta = await self._shared_rows(start, end, spec.cost_basis, now)
+            projected = self._project((start, end, spec.cost_basis), rows, fields)
+            return sum(cost for record, cost in projected if combined.matches(record)), meta
         params = {
             "window": f"{format_timestamp(start)},{format_timestamp(end)}",
             "aggregate": "all",
@@ -255,6 +290,83 @@ class BudgetEvaluator:
         )
         total = sum(float(s.columns["totalCost"].sum()) for s in result.sets)
         return total, result.meta
+
+    async def _shared_rows(
+        self, start: datetime, end: datetime, basis: str, now: datetime
+    ) -> tuple[list[tuple[dict[str, Any], float]], dict[str, Any]]:
+        """One computation per window and cost basis this tick: every pod's cost with the
+        record filters match, shared by every budget that asks a question of it (no idle,
+        no sharing, filters on pod-level fields): summing the rows a filter passes is exactly
+        that filter's query total."""
+        key = (start, end, basis)
+        held = self._shared.get(key)
+        if held is not None:
+            return held
+        params = {
+            "window": f"{format_timestamp(start)},{format_timestamp(end)}",
+            "aggregate": "cluster,node,namespace,controllerKind,controller,pod",
+            "accumulate": "all",
+            "costBasis": basis,
+        }
+        query = parse_allocation_query(params, now=now)
+        result = await query_allocations(
+            self.source, query, now=now.timestamp(), policy=self.policy
+        )
+        rows: list[tuple[dict[str, Any], float]] = []
+        for s in result.sets:
+            for i, props in enumerate(s.properties):
+                record = {
+                    "cluster": props.get("cluster", ""),
+                    "node": props.get("node", ""),
+                    "namespace": props.get("namespace", ""),
+                    "controllerName": props.get("controller", ""),
+                    "controllerKind": props.get("controllerKind", ""),
+                    "pod": props.get("pod", ""),
+                    "labels": props.get("labels") or {},
+                    "annotations": props.get("annotations") or {},
+                }
+                rows.append((record, float(s.columns["totalCost"][i])))
+        self._shared[key] = (rows, dict(result.meta))
+        self.shared_computations += 1
+        return self._shared[key]
+
+    def _project(
+        self,
+        key: tuple[datetime, datetime, str],
+        rows: list[tuple[dict[str, Any], float]],
+        fields: frozenset[str],
+    ) -> list[tuple[dict[str, Any], float]]:
+        """The rows summed by the values of the fields a filter reads (budgets asking by
+        namespace, kind or a label then match a few dozen records, not every pod)."""
+        if "label" in fields or "annotation" in fields:
+            return rows  # a key-less label test reads every key
+        cache_key = (key, fields)
+        held = self._projections.get(cache_key)
+        if held is not None:
+            return held
+        plain = sorted(f for f in fields if ":" not in f)
+        labels = sorted(f[6:] for f in fields if f.startswith("label:"))
+        notes = sorted(f[11:] for f in fields if f.startswith("annotation:"))
+        sums: dict[tuple[Any, ...], float] = {}
+        for record, cost in rows:
+            signature = (
+                tuple(record.get(f, "") for f in plain),
+                tuple(record["labels"].get(k) for k in labels),
+                tuple(record["annotations"].get(k) for k in notes),
+            )
+            sums[signature] = sums.get(signature, 0.0) + cost
+        projected = []
+        for (values, label_values, note_values), cost in sums.items():
+            summary: dict[str, Any] = dict(zip(plain, values, strict=True))
+            summary["labels"] = {
+                k: v for k, v in zip(labels, label_values, strict=True) if v is not None
+            }
+            summary["annotations"] = {
+                k: v for k, v in zip(notes, note_values, strict=True) if v is not None
+            }
+            projected.append((summary, cost))
+        self._projections[cache_key] = projected
+        return projected
 
     async def _evaluate(self, budget: Budget, spec: CostBudgetSpec, now: datetime) -> str:
         offset = parse_offset(spec.utc_offset)
