@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +67,26 @@ async def test_no_token_or_a_bad_url_is_a_clear_error(server: str) -> None:
     with pytest.raises(InvalidParameter) as bad:
         await run_query(args("--api", "ftp://example"))
     assert bad.value.message.startswith("invalid 'api' parameter: 'ftp://example'")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [("--aggregate", "type"), ("--aggregate", "cluster", "--format", "csv"), ("--format", "json")],
+)
+async def test_remote_assets_are_local_assets(
+    server: str, tmp_path: Path, options: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from costreport.cli.main import run_assets
+
+    token = tmp_path / "token"
+    token.write_text("admin-token")
+    parser = build_parser()
+    local_args = parser.parse_args(["assets", "--window", TINY_DAY, *options])
+    remote_args = parser.parse_args(
+        ["assets", "--window", TINY_DAY, *options, "--api", server, "--token-file", str(token)]
+    )
+    # Local mode over the same tiny cluster the server serves.
+    monkeypatch.setattr(sys.modules["costreport.cli.main"], "build_source", lambda a: TinySource())
+    local = await run_assets(local_args)
+    remote = await run_assets(remote_args)
+    assert remote == local

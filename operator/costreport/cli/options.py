@@ -424,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     assets.add_argument(
         "--format", choices=["table", "json", "csv"], default="table", help="output format"
     )
+    add_remote_arguments(assets)
     add_source_arguments(assets)
 
     demo = command("demo", "print last week's costs of the sample cluster, then serve the API")
