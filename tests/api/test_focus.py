@@ -25,13 +25,16 @@ async def test_csv_and_parquet(tiny_client: TestClient) -> None:
     response = await tiny_client.get(f"/allocation/focus?window={TINY_DAY}")
     assert response.status == 200 and response.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(await response.text())))
-    # The tiny cluster's nodes at list: n1 8.64, n2 26.16 (every pod row plus its idle row).
-    assert totals(rows) == pytest.approx({"i-n1": 8.64, "i-n2": 26.16})
+    # The tiny cluster at list: nodes n1 8.64, n2 26.16 (every pod row plus its idle row),
+    # volumes 0.24 each, the balancer 0.72: 36.00 in all.
+    assert totals(rows) == pytest.approx(
+        {"i-n1": 8.64, "i-n2": 26.16, "vol-1": 0.24, "vol-2": 0.24, "c1/a/web": 0.72}
+    )
     assert {r["x_CostBasis"] for r in rows} == {"list"}
     parquet = await tiny_client.get(f"/model/allocation/focus?window={TINY_DAY}&format=parquet")
     table = pq.read_table(io.BytesIO(await parquet.read()))
     assert table.num_rows == len(rows)
-    assert sum(table["EffectiveCost"].to_pylist()) == pytest.approx(8.64 + 26.16)
+    assert sum(table["EffectiveCost"].to_pylist()) == pytest.approx(36.0)
     bad = await tiny_client.get(f"/allocation/focus?window={TINY_DAY}&format=xlsx")
     assert bad.status == 400
     assert (await bad.json())["message"] == (

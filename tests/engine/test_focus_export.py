@@ -58,15 +58,34 @@ def test_charge_periods_are_utc_start_inclusive_end_exclusive(
 
 def test_allocated_rows_sum_to_their_origin_charge(rows: list[dict[str, object]]) -> None:
     """Split allocation: summable metrics across an origin's allocated rows MUST sum to it."""
+    day = "2026-11-01T00:00:00Z"
     assert origin_totals(rows) == pytest.approx(
-        {("i-n1", "2026-11-01T00:00:00Z"): 6.048, ("i-n2", "2026-11-01T00:00:00Z"): 13.08}, abs=1e-9
+        {
+            ("i-n1", day): 6.048,
+            ("i-n2", day): 13.08,
+            ("vol-1", day): 0.24,  # db-0's 12 h + b's unmounted 12 h (no bill line: list)
+            ("vol-2", day): 0.24,  # unbound: all unmounted
+            ("c1/a/web", day): 0.36,  # the balancer billed at half its list 0.72
+        },
+        abs=1e-9,
     )
-    by_pod = {r["x_Pod"]: r["EffectiveCost"] for r in rows}
+    [lb] = [r for r in rows if r["ResourceType"] == "Load Balancer"]
+    assert (lb["x_Pod"], lb["EffectiveCost"], lb["ListCost"]) == (
+        "web-1",
+        pytest.approx(0.36),
+        pytest.approx(0.72),
+    )
+    volume = sorted(
+        (r["x_Pod"] or "", r["EffectiveCost"]) for r in rows if r["ResourceId"] == "vol-1"
+    )
+    assert volume == [("", pytest.approx(0.12)), ("db-0", pytest.approx(0.12))]
+    compute = [r for r in rows if r["ResourceType"] == "Virtual Machine"]
+    by_pod = {r["x_Pod"]: r["EffectiveCost"] for r in compute}
     assert by_pod == pytest.approx(
         {"web-1": 1.176, "db-0": 1.176, "cron-1": 0.084, "train": 6.315, None: 6.765}
     )
     unallocated = sorted(
-        float(r["EffectiveCost"]) for r in rows if r["AllocatedResourceId"] is None
+        float(r["EffectiveCost"]) for r in compute if r["AllocatedResourceId"] is None
     )  # type: ignore[arg-type]
     assert unallocated == pytest.approx([3.612, 6.765])
     for field in ("BilledCost", "ListCost", "ContractedCost"):
@@ -97,7 +116,8 @@ def test_method_details_ratios_sum_to_one_and_unallocated_has_no_resource(
     """AllocatedMethodDetails Elements[].AllocatedRatio MUST sum to 1; the unallocated
     remainder has AllocatedResourceId null."""
     for r in rows:
-        assert r["AllocatedMethodId"] == METHOD_ID
+        if r["ResourceType"] == "Virtual Machine":
+            assert r["AllocatedMethodId"] == METHOD_ID
         if r["AllocatedResourceId"] is None:
             assert r["AllocatedResourceName"] is None and r["x_Pod"] is None
             continue
@@ -117,9 +137,14 @@ def test_method_details_ratios_sum_to_one_and_unallocated_has_no_resource(
 def test_list_basis_scoped_namespaces_and_open_days() -> None:
     listed = list(focus_rows(tiny_cluster(), WINDOW, now=WINDOW.end_ts + H))
     assert origin_totals(listed)[("i-n1", "2026-11-01T00:00:00Z")] == pytest.approx(8.64)
+    assert origin_totals(listed)[("c1/a/web", "2026-11-01T00:00:00Z")] == pytest.approx(0.72)
     assert {r["x_CostBasis"] for r in listed} == {"list"}
     scoped = list(focus_rows(billed_cluster(), WINDOW, now=WINDOW.end_ts + H, namespaces=["a"]))
-    assert [r["x_Pod"] for r in scoped] == ["web-1"]  # no other tenant, no idle
+    # web-1's compute and its load-balancer share; no other tenant, no idle, no remainder.
+    assert sorted((r["x_Pod"], r["ResourceType"]) for r in scoped) == [
+        ("web-1", "Load Balancer"),
+        ("web-1", "Virtual Machine"),
+    ]
     assert (
         list(
             focus_rows(

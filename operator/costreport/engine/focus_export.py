@@ -9,7 +9,7 @@ the origin's dimensions (`ResourceId` = the node's provider id, `ServiceName`, a
 region), and their summable columns (`BilledCost`, `EffectiveCost`, `ListCost`,
 `ContractedCost`) sum exactly to the origin charge; `AllocatedMethodDetails` gives each row's
 CPU/RAM/GPU ratios (summing to 1) and quantities. Custom columns carry the `x_` prefix.
-Persistent volumes and load balancers are not exported yet (their costs stay in the API).
+Persistent volumes and load balancers are origins too (`engine.focus_storage`).
 
 Rows are produced day by day, so memory is bounded by one day of the cluster.
 """
@@ -24,75 +24,15 @@ from typing import Any
 import numpy as np
 
 from costreport.engine.allocation import compute_allocations
+from costreport.engine.focus_columns import COLUMNS, METHOD_ID, PROVIDERS, complete_row
+from costreport.engine.focus_storage import storage_rows
 from costreport.engine.idle import node_asset_costs
 from costreport.engine.reconcile import reconciliation_factors, resource_key
 from costreport.model.cluster import ClusterData
 from costreport.model.query import AllocationQuery, CostBasis
 from costreport.model.window import Window, split_window
 
-METHOD_ID = "costreport-max-request-usage-v1"
-"""`AllocatedMethodId`: a container's CPU/RAM cost is max(request, usage) × its node's price;
-GPU by request; the node's unallocated remainder is its own row."""
-
-COLUMNS: tuple[str, ...] = (
-    "BilledCost",
-    "BillingAccountId",
-    "BillingAccountName",
-    "BillingCurrency",
-    "BillingPeriodStart",
-    "BillingPeriodEnd",
-    "ChargeCategory",
-    "ChargeClass",
-    "ChargeDescription",
-    "ChargeFrequency",
-    "ChargePeriodStart",
-    "ChargePeriodEnd",
-    "ConsumedQuantity",
-    "ConsumedUnit",
-    "ContractedCost",
-    "EffectiveCost",
-    "InvoiceIssuerName",
-    "ListCost",
-    "PricingQuantity",
-    "PricingUnit",
-    "ServiceProviderName",
-    "HostProviderName",
-    "RegionId",
-    "AvailabilityZone",
-    "ResourceId",
-    "ResourceName",
-    "ResourceType",
-    "ServiceCategory",
-    "ServiceName",
-    "SubAccountId",
-    "Tags",
-    "AllocatedMethodId",
-    "AllocatedMethodDetails",
-    "AllocatedResourceId",
-    "AllocatedResourceName",
-    "AllocatedTags",
-    "x_ClusterId",
-    "x_Namespace",
-    "x_ControllerKind",
-    "x_Controller",
-    "x_Pod",
-    "x_Node",
-    "x_CostBasis",
-)
-"""Export columns: FOCUS 1.3 mandatory ones, the split-allocation ones, then `x_` ones."""
-
 AGGREGATE = ("cluster", "node", "namespace", "controllerKind", "controller", "pod")
-PROVIDERS = {"aws": "AWS", "gcp": "Google Cloud", "azure": "Microsoft", "custom": "Not Applicable"}
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(round(ts), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _month(ts: float) -> tuple[str, str]:
-    moment = datetime.fromtimestamp(ts, tz=UTC).replace(day=1, hour=0, minute=0, second=0)
-    following = moment.replace(year=moment.year + (moment.month == 12), month=moment.month % 12 + 1)
-    return _iso(moment.timestamp()), _iso(following.timestamp())
 
 
 def focus_rows(
@@ -223,6 +163,7 @@ def focus_rows(
         yield from (
             _complete(data, day, node, row, basis, billed.get(node, 1.0)) for node, row in rows
         )
+        yield from storage_rows(data, s, day, basis, reconciled, namespaces)
 
 
 def _parts(c: Mapping[str, np.ndarray], i: int) -> dict[str, tuple[float, float, str]]:
@@ -272,27 +213,12 @@ def _billed_ratios(data: ClusterData, day: Window) -> dict[int, float]:
 def _complete(
     data: ClusterData, day: Window, node: int, row: dict[str, Any], basis: str, billed: float
 ) -> dict[str, Any]:
-    """The origin's dimensions and the columns every row has."""
+    """A node origin's dimensions and the columns every row has."""
     n = data.nodes[node]
-    period = _month(day.start_ts)
-    effective = row["EffectiveCost"]
-    out = {
-        "BilledCost": effective * billed,
+    provider = PROVIDERS.get(n.provider.lower(), n.provider or "Not Applicable")
+    dims = {
         "BillingAccountId": n.cluster,
-        "BillingAccountName": n.cluster,
-        "BillingCurrency": data.currency,
-        "BillingPeriodStart": period[0],
-        "BillingPeriodEnd": period[1],
-        "ChargeCategory": "Usage",
-        "ChargeClass": None,
-        "ChargeFrequency": "Usage-Based",
-        "ChargePeriodStart": _iso(day.start_ts),
-        "ChargePeriodEnd": _iso(day.end_ts),
-        "ContractedCost": row["ListCost"],
-        "InvoiceIssuerName": PROVIDERS.get(n.provider.lower(), n.provider or "Not Applicable"),
-        "PricingQuantity": row.get("ConsumedQuantity"),
-        "PricingUnit": row.get("ConsumedUnit"),
-        "ServiceProviderName": PROVIDERS.get(n.provider.lower(), n.provider or "Not Applicable"),
+        "ServiceProviderName": provider,
         "HostProviderName": PROVIDERS.get(n.provider.lower(), "Not Applicable"),
         "RegionId": n.labels.get("topology_kubernetes_io_region") or None,
         "AvailabilityZone": n.labels.get("topology_kubernetes_io_zone") or None,
@@ -301,14 +227,10 @@ def _complete(
         "ResourceType": "Virtual Machine",
         "ServiceCategory": "Compute",
         "ServiceName": "Kubernetes node compute",
-        "SubAccountId": None,
-        "Tags": json.dumps({"kubernetes.io/cluster": n.cluster}),
         "x_ClusterId": n.cluster,
         "x_Node": n.name,
-        "x_CostBasis": basis,
-        **row,
     }
-    return {name: out.get(name) for name in COLUMNS}
+    return complete_row(data, day, dims, row, basis, billed)
 
 
 def origin_totals(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], float]:
@@ -318,3 +240,6 @@ def origin_totals(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], fl
         key = (str(r["ResourceId"]), str(r["ChargePeriodStart"]))
         out[key] = out.get(key, 0.0) + float(r["EffectiveCost"])
     return out
+
+
+__all__ = ["COLUMNS", "METHOD_ID", "focus_rows", "origin_totals"]
