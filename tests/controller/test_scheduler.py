@@ -345,3 +345,26 @@ async def test_null_conditions_from_the_api_are_not_an_error(setup: Any) -> None
     assert outcome.ok
     ready = next(c for c in kube.status["a/fresh"]["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "True"
+
+
+async def test_output_focus_writes_the_runs_focus_rows(setup: Any, tmp_path: Any) -> None:
+    import csv
+
+    import pyarrow.parquet as pq
+
+    scheduler, kube, _, _ = setup
+    url = str(tmp_path / "focus")
+    scheduler.observe("ADDED", report("mine", {**SPEC, "output": {"focus": {"url": url}}}))
+    cluster_spec = {**SPEC, "output": {"focus": {"url": url, "format": "csv"}}}
+    scheduler.observe("ADDED", report("all", cluster_spec, namespace=None))
+    await scheduler.tick()
+    [mine] = (tmp_path / "focus" / "a" / "mine").iterdir()
+    assert mine.name == "focus-20261101T000000Z_20261102T000000Z.parquet"
+    table = pq.read_table(mine)
+    # A namespaced report's export: its own pods only (compute and load balancer), no remainder.
+    assert set(table["x_Namespace"].to_pylist()) == {"a"}
+    assert sum(table["EffectiveCost"].to_pylist()) == pytest.approx(2.40)
+    assert f"focus:{mine}" in kube.status["a/mine"]["outputs"]
+    [everything] = (tmp_path / "focus" / "_cluster" / "all").iterdir()
+    rows = list(csv.DictReader(everything.open()))
+    assert sum(float(r["EffectiveCost"]) for r in rows) == pytest.approx(36.00)  # with idle

@@ -153,6 +153,23 @@ def spec_schema() -> dict[str, Any]:
                         "default": 10,
                         "description": "Rows kept in status.topRows.",
                     },
+                    "focus": {
+                        "type": "object",
+                        "description": "Also write the run's FOCUS 1.3 rows (closed days of the "
+                        "window) to a directory or bucket: <url>/<namespace>/<report>/focus-"
+                        "<start>_<end>.<format>.",
+                        "required": ["url"],
+                        "properties": {
+                            "url": _s(
+                                "A directory, or s3://, gs://, az:// (the ledger's schemes).",
+                                maxLength=1024,
+                                minLength=1,
+                            ),
+                            "format": _s(
+                                "parquet or csv.", enum=["parquet", "csv"], default="parquet"
+                            ),
+                        },
+                    },
                 },
             },
             "suspend": _b("Stop computing; the last results stay."),

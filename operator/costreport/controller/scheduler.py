@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from costreport.controller.focus_output import write_focus
 from costreport.controller.outputs import build_configmaps
 from costreport.controller.reconcile import (
     InvalidSpec,
@@ -238,9 +239,20 @@ class ReportScheduler:
                 await self.kube.apply_configmap(manifest)
             outputs = [m["metadata"]["name"] for m in manifests]
         for stale in previous_outputs:
-            if stale not in outputs:
+            if stale not in outputs and not stale.startswith("focus:"):
                 await self.kube.delete_configmap(namespace, stale)
         query, _ = report_query(spec, report.ref, now=now)
+        if spec.output.focus is not None:
+            path = await write_focus(
+                self.source,
+                report.ref,
+                query.window,
+                spec.output.focus,
+                now=now,
+                basis=spec.cost_basis,
+                policy=self.policy,
+            )
+            outputs.append(f"focus:{path}")
         new = success_status(
             report.status,
             result=result,

@@ -42,12 +42,20 @@ class SharingSpec(_Spec):
         return bool(self.namespaces or self.labels or float(self.monthly_cost or 0))
 
 
+class FocusOutputSpec(_Spec):
+    """FOCUS 1.3 rows of each run, written to a directory or bucket (a ConfigMap is too small)."""
+
+    url: str = Field(min_length=1, max_length=1024)
+    format: Literal["csv", "parquet"] = "parquet"
+
+
 class OutputSpec(_Spec):
     """Where results go besides the status."""
 
     config_map: bool = Field(True, alias="configMap")
     format: OutputFormat = "json"
     top_n: int = Field(10, alias="topN", ge=0, le=100)
+    focus: FocusOutputSpec | None = None
 
 
 class CostReportSpec(_Spec):
