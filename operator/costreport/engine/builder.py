@@ -130,7 +130,6 @@ class AllocationBuilder:
         return cpu[node_row], ram[node_row], gpu[node_row], zone[cl], region[cl], internet[cl]
 
     def _member_props(self, count: int) -> dict[str, IntArray]:
-        code = self.interner.code
         views = self.members.views[:count]
         values = {
             "cluster": [v.cluster for v in views],
@@ -142,10 +141,7 @@ class AllocationBuilder:
             "pod": [v.pod for v in views],
             "providerID": [v.provider_id for v in views],
         }
-        return {
-            name: np.fromiter((code(x) for x in values[name]), np.int64, count)
-            for name in PROPERTY_NAMES
-        }
+        return {name: self.interner.codes_of(values[name]) for name in PROPERTY_NAMES}
 
     # -- volumes and load balancers ---------------------------------------------------
     def _pseudo(self, cluster: str, namespace: str) -> int:

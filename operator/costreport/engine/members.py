@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from costreport.engine.aggregate import MemberView
+from costreport.engine.rows import IntArray
 from costreport.model.cluster import ClusterData
 
 RESOURCES = ("cpuCost", "gpuCost", "ramCost")
@@ -25,6 +29,15 @@ class Interner:
             found = self.codes[value] = len(self.strings)
             self.strings.append(value)
         return found
+
+    def codes_of(self, values: Sequence[str]) -> IntArray:
+        """The codes of many values, allocated in order of first sight (as `code` one by one,
+        with the loops in C: distinct values by `dict.fromkeys`, lookups by `map`)."""
+        distinct = dict.fromkeys(values)
+        local = {value: i for i, value in enumerate(distinct)}
+        table = np.fromiter(map(self.code, distinct), np.int64, len(distinct))
+        index = np.fromiter(map(local.__getitem__, values), np.int64, len(values))
+        return table[index] if len(values) else np.zeros(0, np.int64)
 
 
 @dataclass(slots=True)
@@ -53,18 +66,18 @@ def build_members(data: ClusterData) -> Members:
     for c in data.containers:
         p = data.pods[c.pod]
         views.append(
-            MemberView(
-                cluster=p.cluster,
-                node=p.node,
-                namespace=p.namespace,
-                pod=p.name,
-                container=c.name,
-                controller_kind=p.controller_kind,
-                controller_name=p.controller_name,
-                provider_id=p.provider_id,
-                labels=p.labels,
-                annotations=p.annotations,
-                services=p.services,
+            MemberView(  # positional: twice as fast as keywords, for every container
+                p.cluster,
+                p.node,
+                p.namespace,
+                p.name,
+                c.name,
+                p.controller_kind,
+                p.controller_name,
+                p.provider_id,
+                p.labels,
+                p.annotations,
+                p.services,
             )
         )
         node_row.append(pod_node[c.pod])

@@ -18,7 +18,6 @@ from costreport.model.cluster import GIB
 
 if TYPE_CHECKING:
     from costreport.engine.builder import AllocationBuilder
-from costreport.engine.rows import overlap
 
 
 def _pv_entry(provider_id: str) -> dict[str, float | str | bool]:
@@ -47,8 +46,9 @@ def attach_volumes_and_lbs(builder: AllocationBuilder, rows: RowTable) -> None:
     rows_of: dict[tuple[int, int], list[int]] = defaultdict(list)
     if interesting:
         wanted = np.flatnonzero(np.isin(pod_of_row, np.fromiter(interesting, np.int64)))
-        for i in wanted.tolist():
-            rows_of[(int(rows.set_index[i]), int(pod_of_row[i]))].append(i)
+        sets, pods = rows.set_index[wanted].tolist(), pod_of_row[wanted].tolist()
+        for i, s, p in zip(wanted.tolist(), sets, pods, strict=True):
+            rows_of[(s, p)].append(i)
     _attach_volumes(builder, rows, rows_of)
     _attach_load_balancers(builder, rows, rows_of)
 
@@ -152,8 +152,10 @@ def _first_row_per_container(rows: RowTable, candidates: Sequence[int]) -> list[
 def _attach_load_balancers(
     builder: AllocationBuilder, rows: RowTable, rows_of: dict[tuple[int, int], list[int]]
 ) -> None:
-    start, end = rows.columns["start"], rows.columns["end"]
+    start, end = rows.columns["start"].tolist(), rows.columns["end"].tolist()
     factors = builder.factors
+    targets: list[int] = []
+    costs: list[float] = []
     for lb_index, lb in enumerate(builder.data.load_balancers):
         key = f"{lb.cluster}/{lb.namespace}/{lb.service}"
         service = f"{lb.namespace}/{lb.service}"
@@ -164,12 +166,12 @@ def _attach_load_balancers(
             total = lb.price_hour * (b - a) / 3600.0
             if factors is not None:
                 total *= float(factors.balancer[s, lb_index])
-            weights = {
-                i: overlap(float(start[i]), float(end[i]), a, b)
-                for p in lb.pods
-                for i in rows_of.get((s, p), [])
-            }
-            weights = {i: w for i, w in weights.items() if w > 0}
+            weights: dict[int, float] = {}
+            for p in lb.pods:
+                for i in rows_of.get((s, p), ()):
+                    w = min(end[i], b) - max(start[i], a)
+                    if w > 0:
+                        weights[i] = w
             weight_sum = sum(weights.values())
             if weight_sum <= 0:
                 member = builder._pseudo(lb.cluster, UNMOUNTED)
@@ -182,7 +184,10 @@ def _attach_load_balancers(
                 continue
             for i, w in weights.items():
                 cost = total * w / weight_sum
-                rows.columns["loadBalancerCost"][i] += cost
+                targets.append(i)
+                costs.append(cost)
                 rows.lbs.setdefault(i, {})[key] = _lb_entry(
                     service, cost, lb.private, lb.ip, w / 3600.0
                 )
+    # In the order computed, so each row's sum is the same as adding one by one.
+    np.add.at(rows.columns["loadBalancerCost"], np.array(targets, np.int64), np.array(costs))

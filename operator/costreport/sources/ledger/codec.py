@@ -33,10 +33,23 @@ from costreport.model.cluster import (
     VolumeMount,
 )
 from costreport.model.window import Window
+from costreport.sources.ledger.columns import codes_in, combined, map_dicts, string_tuples, strings
 from costreport.sources.ledger.schema import TABLES
 
 SEP = "\x1f"
 """Joins key parts (never part of a Kubernetes name, label or uid)."""
+
+_POD_FIELDS = (
+    "cluster",
+    "namespace",
+    "pod",
+    "node",
+    "controller_kind",
+    "controller_name",
+    "provider_id",
+    "uid",
+)
+"""The pod table's plain string columns, the first six in `Pod`'s field order."""
 
 
 def _weighted(items: Sequence[tuple[float, float]]) -> float:
@@ -301,46 +314,111 @@ def _collapse(
     return table.take(pa.array(last)).to_pylist(), out
 
 
+def _balancers(table: pa.Table, pod_keys: list[str]) -> list[LoadBalancer]:
+    """One load balancer per (cluster, namespace, service): its span, time-weighted price,
+    last address, and every pod life any of its rows matched (one vectorised lookup)."""
+    if table.num_rows == 0:
+        return []
+    refs = combined(table["pods"])
+    parent = np.asarray(pc.list_parent_indices(refs).to_numpy(), np.int64)
+    flat = refs.flatten()
+    cluster_of_ref = table["cluster"].take(pa.array(parent, pa.int64()))
+    ref_keys = pc.binary_join_element_wise(
+        combined(cluster_of_ref),
+        flat.field("namespace"),
+        flat.field("name"),
+        flat.field("uid"),
+        SEP,
+    )
+    ref_pod = codes_in(ref_keys, pa.array(pod_keys, pa.string()))
+    group_key = _key(table, "cluster", "namespace", "service")
+    distinct = pc.unique(group_key)  # in order of first appearance
+    unique = distinct.to_pylist()
+    group = codes_in(group_key, distinct)
+    start = np.asarray(table["start"].to_numpy(), np.float64)
+    end = np.asarray(table["end"].to_numpy(), np.float64)
+    price = np.asarray(table["price_hour"].to_numpy(), np.float64)
+    size = len(unique)
+    first = np.full(size, np.inf)
+    final = np.full(size, -np.inf)
+    np.minimum.at(first, group, start)
+    np.maximum.at(final, group, end)
+    last = np.full(size, -1, np.int64)
+    np.maximum.at(last, group, np.arange(len(group)))
+    seconds = end - start
+    total = np.bincount(group, seconds, size)
+    weighted = np.bincount(group, price * seconds, size)
+    # Time-weighted price; with no time at all, the last row's (as `_weighted`).
+    mean = np.where(total > 0, weighted / np.where(total > 0, total, 1.0), price[last])
+    found = ref_pod >= 0
+    pairs = np.unique(group[parent[found]] * (len(pod_keys) + 1) + ref_pod[found])
+    members: list[list[int]] = [[] for _ in range(size)]
+    for g, pod in zip(
+        (pairs // (len(pod_keys) + 1)).tolist(), (pairs % (len(pod_keys) + 1)).tolist(), strict=True
+    ):
+        members[g].append(pod)
+    ips = table["ip"].to_pylist()
+    private = table["private"].to_pylist()
+    out = []
+    for g, key in enumerate(unique):
+        cluster, namespace, service = key.split(SEP)
+        row = int(last[g])
+        out.append(
+            LoadBalancer(
+                cluster,
+                namespace,
+                service,
+                float(first[g]),
+                float(final[g]),
+                float(mean[g]),
+                ips[row],
+                private[row],
+                tuple(members[g]),
+            )
+        )
+    return out
+
+
 def decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
     """One `ClusterData` from the concatenated tables of any partitions."""
     pods_t = tables["pods"]
     pod_keys, pod_rows = _last_rows(_key(pods_t, "cluster", "namespace", "pod", "uid"))
-    picked = pods_t.take(pa.array(pod_rows)).to_pylist() if len(pod_rows) else []
+    picked = pods_t.take(pa.array(pod_rows, pa.int64()))
+    plain = {name: picked[name].to_pylist() for name in _POD_FIELDS}
     pods = [
-        Pod(
-            r["cluster"],
-            r["namespace"],
-            r["pod"],
-            r["node"],
-            r["controller_kind"],
-            r["controller_name"],
-            dict(r["labels"] or []),
-            dict(r["annotations"] or []),
-            tuple(r["services"] or ()),
-            r["provider_id"],
-            r["uid"],
-            r.get("lifecycle") or "",
+        Pod(*fields)
+        for fields in zip(
+            *(plain[name] for name in _POD_FIELDS[:6]),
+            map_dicts(picked["labels"]),
+            map_dicts(picked["annotations"]),
+            string_tuples(picked["services"]),
+            plain["provider_id"],
+            plain["uid"],
+            strings(picked["lifecycle"]),
+            strict=True,
         )
-        for r in picked
     ]
     index_of_pod = {k: i for i, k in enumerate(pod_keys)}
 
     seg = tables["segments"]
-    # One key per segment (pod life + container): one join, one unique, one lookup.
-    container_key = _key(seg, "cluster", "namespace", "pod", "uid", "container")
-    unique_containers = pc.unique(container_key)
-    seg_container = np.asarray(
-        pc.index_in(container_key, unique_containers).to_numpy(zero_copy_only=False), np.int64
+    # A segment's pod life by one vectorised lookup of its pod key; its container by the
+    # distinct (pod, name) pairs.
+    seg_pod = codes_in(
+        _key(seg, "cluster", "namespace", "pod", "uid"), pa.array(pod_keys, pa.string())
     )
-    containers = []
-    for key in unique_containers.to_pylist():
-        pod_text, _, name = key.rpartition(SEP)
-        pod = index_of_pod.get(pod_text)
-        if pod is None:
-            raise ValueError("the ledger holds segments of pods it has no record of")
-        containers.append(Container(pod, name))
+    if (seg_pod < 0).any():
+        raise ValueError("the ledger holds segments of pods it has no record of")
+    names = pc.dictionary_encode(combined(seg["container"]))
+    name_code = np.asarray(names.indices.to_numpy(zero_copy_only=False), np.int64)
+    width = max(len(names.dictionary), 1)
+    pairs, seg_container = np.unique(seg_pod * width + name_code, return_inverse=True)
+    name_text = names.dictionary.to_pylist()
+    containers = [
+        Container(pod, name_text[code])
+        for pod, code in zip((pairs // width).tolist(), (pairs % width).tolist(), strict=True)
+    ]
     usage = UsageSegments(
-        container=seg_container,
+        container=np.asarray(seg_container, np.int64).reshape(-1),
         **{
             name: np.asarray(seg[name].to_numpy(zero_copy_only=False), np.float64)
             for name in USAGE_FLOAT_COLUMNS
@@ -369,31 +447,7 @@ def decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
             mounts[(pod, r["claim_namespace"], r["claim_name"])] = VolumeMount(
                 pod, r["claim_namespace"], r["claim_name"]
             )
-    lb_groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for r in tables["load_balancers"].to_pylist():
-        lb_groups[(r["cluster"], r["namespace"], r["service"])].append(r)
-    balancers = []
-    for (cluster, namespace, service), entries in lb_groups.items():
-        members = {
-            index_of_pod[k]
-            for e in entries
-            for p in e["pods"] or []
-            if (k := SEP.join((cluster, p["namespace"], p["name"], p["uid"]))) in index_of_pod
-        }
-        last = entries[-1]
-        balancers.append(
-            LoadBalancer(
-                cluster,
-                namespace,
-                service,
-                min(e["start"] for e in entries),
-                max(e["end"] for e in entries),
-                _weighted([(e["price_hour"], e["end"] - e["start"]) for e in entries]),
-                last["ip"],
-                last["private"],
-                tuple(sorted(members)),
-            )
-        )
+    balancers = _balancers(tables["load_balancers"], pod_keys)
     namespace_labels: dict[tuple[str, str], dict[str, str]] = {}
     namespace_annotations: dict[tuple[str, str], dict[str, str]] = {}
     for r in tables["namespaces"].to_pylist():

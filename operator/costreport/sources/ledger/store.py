@@ -43,7 +43,7 @@ from costreport.sources.ledger.schema import READABLE_VERSIONS, SCHEMA_VERSION, 
 
 HOUR = 3600.0
 DAY = 86400.0
-READ_THREADS = 8
+READ_THREADS = 4
 """Files read in parallel (pyarrow releases the GIL while reading)."""
 
 

@@ -1,0 +1,71 @@
+"""Arrow columns → Python values in bulk: maps decoded once per distinct value, keys indexed.
+
+Reading 30 days of a 10,000-pod cluster decodes ~36,000 pod lives; most share one of a few
+hundred label sets, so each distinct map is decoded once and its dict shared (they are
+read-only `Mapping`s in the model). Rows are compared by a joined text that is exact only
+when no key or value holds the separators, so any column where one does is decoded row by
+row instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_PAIR = "\x1f"
+_ENTRY = "\x1e"
+
+
+def combined(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One array of a column's chunks."""
+    if isinstance(column, pa.ChunkedArray):
+        return column.combine_chunks() if column.num_chunks else pa.array([], column.type)
+    return column
+
+
+def _holds(values: pa.Array, *needles: str) -> bool:
+    return any(
+        pc.any(pc.match_substring(values, needle)).as_py() for needle in needles if len(values)
+    )
+
+
+def map_dicts(column: pa.ChunkedArray | pa.Array) -> list[dict[str, str]]:
+    """Each row's map (null: empty) as a dict; rows with equal maps share one dict."""
+    arr = combined(column)
+    if len(arr) == 0:
+        return []
+    keys, items = arr.keys, arr.items
+    exact = (
+        arr.null_count == 0
+        and items.null_count == 0
+        and not _holds(keys, _PAIR, _ENTRY)
+        and not _holds(items, _PAIR, _ENTRY)
+    )
+    if not exact:
+        return [dict(row or []) for row in arr.to_pylist()]
+    entries = pc.binary_join_element_wise(keys, items, _PAIR)
+    joined = pc.binary_join(pa.ListArray.from_arrays(arr.offsets, entries), _ENTRY)
+    encoded = pc.dictionary_encode(joined)
+    distinct: list[dict[str, str]] = []
+    for text in encoded.dictionary.to_pylist():
+        pairs = (entry.split(_PAIR, 1) for entry in text.split(_ENTRY)) if text else ()
+        distinct.append({key: value for key, value in pairs})
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
+    return [distinct[i] for i in codes.tolist()]
+
+
+def string_tuples(column: pa.ChunkedArray | pa.Array) -> list[tuple[str, ...]]:
+    """Each row's list of strings (null: empty) as a tuple."""
+    return [tuple(row or ()) for row in combined(column).to_pylist()]
+
+
+def strings(column: pa.ChunkedArray | pa.Array) -> list[str]:
+    """A string column as Python strings (null: empty)."""
+    return [value or "" for value in combined(column).to_pylist()]
+
+
+def codes_in(keys: pa.Array, value_set: pa.Array) -> np.ndarray:
+    """Each key's position in `value_set` (-1 where absent)."""
+    found = pc.index_in(keys, value_set=value_set)
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), np.int64)
