@@ -18,6 +18,7 @@ from costreport.engine.aggregate import IDLE, MemberView, row_name
 from costreport.engine.builder import AllocationBuilder
 from costreport.engine.coverage import coverage_of
 from costreport.engine.filters import parse_filter
+from costreport.engine.gcpause import paused_gc
 from costreport.engine.idle import filter_idle, idle_ids_of, share_idle
 from costreport.engine.members import RESOURCES, Interner
 from costreport.engine.reconcile import Factors, merge_adjustments, reconciliation_factors
@@ -47,6 +48,11 @@ def compute_allocations(
     answer carries list costs plus their adjustments (`engine.reconcile`).
     """
     now = time.time() if now is None else now
+    with paused_gc():
+        return _priced(data, query, now)
+
+
+def _priced(data: ClusterData, query: AllocationQuery, now: float) -> AllocationSetRange:
     listed = _compute(data, query, now, None)
     if query.cost_basis == "list" or not data.bills:
         if query.cost_basis == "reconciled" and not data.bills:

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from costreport.engine.gcpause import paused_gc
 from costreport.model.allocation import AllocationSetRange
 from costreport.model.cluster import (
     USAGE_FLOAT_COLUMNS,
@@ -381,6 +382,11 @@ def _balancers(table: pa.Table, pod_keys: list[str]) -> list[LoadBalancer]:
 
 def decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
     """One `ClusterData` from the concatenated tables of any partitions."""
+    with paused_gc():
+        return _decode(tables, window)
+
+
+def _decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
     pods_t = tables["pods"]
     pod_keys, pod_rows = _last_rows(_key(pods_t, "cluster", "namespace", "pod", "uid"))
     picked = pods_t.take(pa.array(pod_rows, pa.int64()))
