@@ -303,5 +303,9 @@ def test_the_port_forward_listener_is_on_and_the_opencost_ui_is_opt_in() -> None
     [service] = [d for d in render() if d["kind"] == "Service"]
     assert [p["port"] for p in service["spec"]["ports"]] == [9003]
     ui = [d for d in render("--set", "opencostUI.enabled=true") if d["kind"] == "Deployment"]
-    names = [c["name"] for c in ui[0]["spec"]["template"]["spec"]["containers"]]
-    assert "opencost-ui" in names
+    with_ui = {c["name"]: c for c in ui[0]["spec"]["template"]["spec"]["containers"]}
+    assert with_ui["opencost-ui"]["env"] == [{"name": "BASE_URL", "value": "http://127.0.0.1:9004"}]
+    # The UI container comes after the api container's own settings, never takes them.
+    assert with_ui["api"]["volumeMounts"] == containers["api"]["volumeMounts"]
+    assert with_ui["api"]["securityContext"] == containers["api"]["securityContext"]
+    assert "volumeMounts" not in with_ui["opencost-ui"]
