@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from costreport.cli import ledger
+from costreport.cli.kube import through_kube
 from costreport.cli.options import (
     build_live_source,
     build_parser,
@@ -22,7 +23,7 @@ from costreport.cli.options import (
     label_policy,
     query_params,
 )
-from costreport.cli.remote import get_json, remote_allocations, token
+from costreport.cli.remote import bearer_for, get_json, remote_allocations
 from costreport.cli.render import allocation_csv, asset_csv, render_assets_table, render_table
 from costreport.cli.servers import check_port, run_operator, serve
 from costreport.engine.assets import parse_asset_aggregate
@@ -61,7 +62,7 @@ async def run_query(args: argparse.Namespace, source: ClusterSource | None = Non
     query = parse_allocation_query(params, now=_now(), utc_offset=args.utc_offset)
     check_limits(query, params, QueryLimits())
     if getattr(args, "api", None) and source is None:
-        result = await remote_allocations(args.api, params, token(args.token_file))
+        result = await remote_allocations(args.api, params, bearer_for(args))
     else:
         source = source or build_source(args)
         try:
@@ -94,7 +95,7 @@ async def run_assets(args: argparse.Namespace) -> str:
         params = {"window": args.window, "aggregate": args.aggregate or "", "step": args.step or "",
                   "accumulate": args.accumulate or "", "filter": args.filter or ""}  # fmt: skip
         body = await get_json(
-            args.api, "/assets", {k: v for k, v in params.items() if v}, token(args.token_file)
+            args.api, "/assets", {k: v for k, v in params.items() if v}, bearer_for(args)
         )
         raw = body.get("data") if isinstance(body, dict) else None
     else:
@@ -174,7 +175,7 @@ async def run_mcp(args: argparse.Namespace) -> None:
     server = build_mcp()
     runner = None
     if getattr(args, "api", None):
-        bearer = token(args.token_file)
+        bearer = bearer_for(args)
         BACKEND.set(http_backend(args.api, f"Bearer {bearer}" if bearer else None))
     else:
         app = create_app(
@@ -204,7 +205,7 @@ async def list_budgets(args: argparse.Namespace) -> str:
     from costreport.cli.servers import kubernetes_reader
 
     if getattr(args, "api", None):
-        body = await get_json(args.api, "/budgets", {}, token(args.token_file))
+        body = await get_json(args.api, "/budgets", {}, bearer_for(args))
         rows = body.get("data") if isinstance(body, dict) else None
         if not isinstance(rows, list):
             raise SourceUnavailable(f"{args.api}: not a budgets answer")
@@ -294,10 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_operator(args)
             return 0
         if args.command == "mcp":
-            asyncio.run(run_mcp(args))
+            asyncio.run(through_kube(args, run_mcp))
             return 0
         if args.command == "budgets":
-            print(asyncio.run(list_budgets(args)), flush=True)
+            print(asyncio.run(through_kube(args, list_budgets)), flush=True)
             return 0
         if args.command == "export":
             print(asyncio.run(export_focus(args)), file=sys.stderr, flush=True)
@@ -313,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "demo" and not args.no_serve:
             check_port(getattr(args, "host", "127.0.0.1"), args.port)
-        print(asyncio.run(runners[args.command](args)), flush=True)
+        print(asyncio.run(through_kube(args, runners[args.command])), flush=True)
         if args.command == "demo" and not args.no_serve:
             serve(args)
     except InvalidParameter as error:

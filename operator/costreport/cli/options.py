@@ -34,6 +34,20 @@ def add_remote_arguments(parser: argparse.ArgumentParser) -> None:
         "--token-file",
         help="file with a bearer token for --api (default: env COSTREPORT_TOKEN)",
     )
+    add_kube_arguments(group)
+
+
+def add_kube_arguments(group: argparse._ActionsContainer) -> None:
+    """`--kube` and its kubeconfig options (see `cli.kube`)."""
+    group.add_argument(
+        "--kube",
+        action="store_true",
+        help="find costreport through the kubeconfig and port-forward to it as you "
+        "(your token, so your RBAC)",
+    )
+    group.add_argument("--kubeconfig", help="kubeconfig for --kube (default: env KUBECONFIG)")
+    group.add_argument("--kube-context", help="kubeconfig context for --kube")
+    group.add_argument("--kube-namespace", help="costreport's namespace (default: search all)")
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:

@@ -23,8 +23,14 @@ from typing import Any
 
 import orjson
 
-from costreport.cli.options import add_source_arguments, build_source, close_source
-from costreport.cli.remote import remote_allocations, token
+from costreport.cli.kube import through_kube
+from costreport.cli.options import (
+    add_kube_arguments,
+    add_source_arguments,
+    build_source,
+    close_source,
+)
+from costreport.cli.remote import bearer_for, remote_allocations
 from costreport.engine.params import parse_allocation_query
 from costreport.model.allocation import AllocationSetRange
 from costreport.model.allocation_json import from_json
@@ -69,6 +75,7 @@ def build_plugin_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", choices=["table", "json", "csv"], default="table")
     parser.add_argument("--api", help="a running costreport or OpenCost API (else computed here)")
     parser.add_argument("--token-file", help="bearer token for --api (env COSTREPORT_TOKEN)")
+    add_kube_arguments(parser)
     add_source_arguments(parser)
     return parser
 
@@ -184,7 +191,7 @@ async def run(args: argparse.Namespace) -> str:
     now = datetime.now(tz=UTC)
     parse_allocation_query(params, now=now)  # local validation: the same 400 text
     if args.api:
-        computed = await remote_allocations(args.api, params, token(args.token_file))
+        computed = await remote_allocations(args.api, params, bearer_for(args))
     else:
         source = build_source(args)
         try:
@@ -200,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`kubectl-costreport` entry point (exit 2 bad input, 3 source unavailable)."""
     args = build_plugin_parser().parse_args(argv)
     try:
-        print(asyncio.run(run(args)), flush=True)
+        print(asyncio.run(through_kube(args, run)), flush=True)
     except InvalidParameter as error:
         print(f"kubectl-costreport: {error.message}", file=sys.stderr)
         return 2

@@ -46,6 +46,15 @@ def token(token_file: str | None) -> str | None:
     return os.environ.get("COSTREPORT_TOKEN") or None
 
 
+def bearer_for(args: Any) -> str | None:
+    """The token a remote command sends: the kubeconfig user's with `--kube` (none through
+    the port-forward listener), else `--token-file`/`COSTREPORT_TOKEN`."""
+    if getattr(args, "kube", False):
+        found: str | None = getattr(args, "kube_bearer", None)
+        return found
+    return token(getattr(args, "token_file", None))
+
+
 async def get_json(api: str, path: str, params: Mapping[str, str], bearer: str | None) -> Any:
     """GET a JSON answer; 4xx is the server's message (exit 2), others a source error (3)."""
     headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
