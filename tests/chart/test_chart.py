@@ -194,6 +194,12 @@ def test_notes_print_a_usable_report_and_no_placeholder() -> None:
     start = notes.index("apiVersion:")
     manifest = yaml.safe_load(notes[start : notes.index("  YAML", start)].replace("\n  ", "\n"))
     assert manifest["kind"] == "CostReport" and manifest["spec"]["window"] == "lastweek"
+    # The `--kube` line is a valid plugin invocation aimed at this release's namespace.
+    from costreport.cli.plugin import build_plugin_parser
+
+    [line] = [x.strip() for x in notes.splitlines() if "--kube" in x]
+    parsed = build_plugin_parser().parse_args(line.split()[2:])
+    assert (parsed.verb, parsed.kube, parsed.kube_namespace) == ("namespace", True, "costreport")
 
 
 def test_the_images_default_command_starts() -> None:
