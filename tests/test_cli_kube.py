@@ -240,3 +240,35 @@ def test_choosing_the_target() -> None:
     with pytest.raises(SourceUnavailable) as no_listener:
         choose([service()], {"finops/cr-costreport": [pod("a", True, loopback=False)]}, None, None)
     assert no_listener.value.reason.endswith("use --api URL with --token-file")
+
+
+async def test_a_local_port_taken_in_between_is_retried_on_another() -> None:
+    import errno
+    from contextlib import AsyncExitStack, asynccontextmanager
+
+    from costreport.cli.kube import _listen
+
+    tried: list[int] = []
+
+    @asynccontextmanager
+    async def forward(local: int) -> Any:
+        tried.append(local)
+        if len(tried) == 1:
+            raise OSError(errno.EADDRINUSE, "address already in use")
+        yield local
+
+    async with AsyncExitStack() as stack:
+        assert await _listen(stack, forward) == tried[1]
+    assert len(tried) == 2
+
+    @asynccontextmanager
+    async def always_taken(local: int) -> Any:
+        tried.append(local)
+        raise OSError(errno.EADDRINUSE, "address already in use")
+        yield local
+
+    tried.clear()
+    with pytest.raises(OSError):
+        async with AsyncExitStack() as stack:
+            await _listen(stack, always_taken)
+    assert len(tried) == 3

@@ -14,9 +14,11 @@ port-forward listener (`--loopback-port`), whose answers are the admin view that
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -134,6 +136,27 @@ def choose(
     )
 
 
+def _free_port() -> int:
+    """A port the OS says is free on 127.0.0.1 (kr8s' own "auto" guesses at random)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _listen(stack: AsyncExitStack, forward_on: Callable[[int], Any]) -> int:
+    """Open a port-forward's local listener (listening when this returns), retrying on
+    another port if one was taken in between."""
+    for attempt in range(3):
+        try:
+            port: int = await stack.enter_async_context(forward_on(_free_port()))
+            return port
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 @asynccontextmanager
 async def forwarded(
     kubeconfig: str | None = None, context: str | None = None, namespace: str | None = None
@@ -145,6 +168,7 @@ async def forwarded(
     from kr8s.asyncio.objects import Pod, Service
     from kr8s.asyncio.portforward import PortForward
 
+    stack = AsyncExitStack()
     try:
         api = await kr8s.asyncio.api(kubeconfig=kubeconfig, context=context)
         api.timeout = TIMEOUT_SECONDS
@@ -166,20 +190,22 @@ async def forwarded(
             ]
         target = choose(services, pods_of, api.auth.token, namespace)
         pod = await Pod.get(target.pod, namespace=target.namespace, api=api)
-        forward = PortForward(pod, target.port, local_port="auto")
-        port = await forward.start()
+        port = await _listen(stack, lambda local: PortForward(pod, target.port, local_port=local))
     except (InvalidParameter, SourceUnavailable):
+        await stack.aclose()
         raise
     except (kr8s.NotFoundError, kr8s.ServerError, httpx.HTTPError, OSError) as error:
+        await stack.aclose()
         raise SourceUnavailable(f"--kube: {type(error).__name__}: {error}") from None
     except (ValueError, KeyError, TypeError) as error:  # a kubeconfig kr8s cannot use
+        await stack.aclose()
         where = kubeconfig or "the default kubeconfig"
         raise InvalidParameter("kube", where, f"a kubeconfig kr8s can use ({error})") from None
     print(f"costreport: {target.note}", file=sys.stderr)
     try:
         yield f"http://127.0.0.1:{port}", target.bearer
     finally:
-        await forward.stop()
+        await stack.aclose()
 
 
 async def through_kube(args: Any, runner: Callable[[Any], Awaitable[T]]) -> T:
