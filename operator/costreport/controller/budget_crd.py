@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from costreport.controller.crd import MONEY, NO_SHARING_RULE, _b, _condition, _s, spec_schema
-from costreport.model.report import GROUP, VERSION
+from costreport.controller.crd import (
+    MONEY,
+    NO_SHARING_RULE,
+    _b,
+    _condition,
+    _s,
+    manifest,
+    spec_schema,
+)
 
 
 def budget_spec_schema() -> dict[str, Any]:
@@ -170,60 +177,19 @@ def budget_crd(kind: str) -> dict[str, Any]:
                 "fieldPath": ".sharing",
             }
         ]
-    columns = [
-        {"name": "Budget", "type": "string", "jsonPath": ".status.budgetDisplay"},
-        {"name": "Spent", "type": "string", "jsonPath": ".status.spentDisplay"},
-        {"name": "Forecast", "type": "string", "jsonPath": ".status.forecastDisplay"},
-        {"name": "%", "type": "number", "jsonPath": ".status.percentSpent"},
-        {
-            "name": "Ready",
-            "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-        },
-        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-    ]
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {
-            "name": f"{plural}.{GROUP}",
-            "labels": {"app.kubernetes.io/name": "costreport"},
-        },
-        "spec": {
-            "group": GROUP,
-            "scope": "Namespaced" if namespaced else "Cluster",
-            "names": {
-                "kind": kind,
-                "listKind": f"{kind}List",
-                "plural": plural,
-                "singular": kind.lower(),
-                "shortNames": ["costbudget"] if namespaced else ["ccostbudget"],
-                "categories": ["costreport"],
-            },
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": columns,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "description": "A cost budget over its own namespace only."
-                            if namespaced
-                            else "A cost budget over the cluster (any filter).",
-                            "required": ["spec"],
-                            "properties": {
-                                "apiVersion": {"type": "string"},
-                                "kind": {"type": "string"},
-                                "metadata": {"type": "object"},
-                                "spec": spec,
-                                "status": budget_status_schema(),
-                            },
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    return manifest(
+        kind,
+        plural,
+        "costbudget" if namespaced else "ccostbudget",
+        "A cost budget over its own namespace only."
+        if namespaced
+        else "A cost budget over the cluster (any filter).",
+        [
+            {"name": "Budget", "type": "string", "jsonPath": ".status.budgetDisplay"},
+            {"name": "Spent", "type": "string", "jsonPath": ".status.spentDisplay"},
+            {"name": "Forecast", "type": "string", "jsonPath": ".status.forecastDisplay"},
+            {"name": "%", "type": "number", "jsonPath": ".status.percentSpent"},
+        ],
+        spec,
+        budget_status_schema(),
+    )

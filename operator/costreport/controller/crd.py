@@ -313,28 +313,18 @@ def status_schema() -> dict[str, Any]:
     }
 
 
-def crd(kind: str) -> dict[str, Any]:
-    """The CRD manifest for CostReport or ClusterCostReport."""
-    namespaced = kind == "CostReport"
-    plural = "costreports" if namespaced else "clustercostreports"
-    columns = [
-        {"name": "Window", "type": "string", "jsonPath": ".spec.window"},
-        {"name": "Aggregate", "type": "string", "jsonPath": ".spec.aggregate"},
-        {"name": "Total", "type": "string", "jsonPath": ".status.totalDisplay"},
-        {"name": "Idle", "type": "string", "jsonPath": ".status.idleDisplay"},
-        {"name": "Last run", "type": "date", "jsonPath": ".status.lastRunTime"},
-        {
-            "name": "Ready",
-            "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-        },
-        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-    ]
-    scope_text = (
-        "A cost report over its own namespace only."
-        if namespaced
-        else "A cost report over the whole cluster (needs cluster-level RBAC)."
-    )
+def manifest(
+    kind: str,
+    plural: str,
+    short_name: str,
+    description: str,
+    columns: list[dict[str, str]],
+    spec: dict[str, Any],
+    status: dict[str, Any],
+) -> dict[str, Any]:
+    """A costreport.io CRD (namespaced when `kind` does not start with `Cluster`): one served
+    version with a status subresource, the given printer columns then Ready and Age."""
+    namespaced = not kind.startswith("Cluster")
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -350,8 +340,7 @@ def crd(kind: str) -> dict[str, Any]:
                 "listKind": f"{kind}List",
                 "plural": plural,
                 "singular": kind.lower(),
-                # Not `cr`: cert-manager's CertificateRequest has it.
-                "shortNames": ["costrep"] if namespaced else ["ccostrep"],
+                "shortNames": [short_name],
                 "categories": ["costreport"],
             },
             "versions": [
@@ -360,20 +349,26 @@ def crd(kind: str) -> dict[str, Any]:
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "additionalPrinterColumns": columns,
+                    "additionalPrinterColumns": [
+                        *columns,
+                        {
+                            "name": "Ready",
+                            "type": "string",
+                            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+                        },
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                    ],
                     "schema": {
                         "openAPIV3Schema": {
                             "type": "object",
-                            "description": scope_text,
+                            "description": description,
                             "required": ["spec"],
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},
                                 "metadata": {"type": "object"},
-                                "spec": spec_schema() | namespaced_rules()
-                                if namespaced
-                                else spec_schema(),
-                                "status": status_schema(),
+                                "spec": spec,
+                                "status": status,
                             },
                         }
                     },
@@ -381,6 +376,29 @@ def crd(kind: str) -> dict[str, Any]:
             ],
         },
     }
+
+
+def crd(kind: str) -> dict[str, Any]:
+    """The CRD manifest for CostReport or ClusterCostReport."""
+    namespaced = kind == "CostReport"
+    return manifest(
+        kind,
+        "costreports" if namespaced else "clustercostreports",
+        # Not `cr`: cert-manager's CertificateRequest has it.
+        "costrep" if namespaced else "ccostrep",
+        "A cost report over its own namespace only."
+        if namespaced
+        else "A cost report over the whole cluster (needs cluster-level RBAC).",
+        [
+            {"name": "Window", "type": "string", "jsonPath": ".spec.window"},
+            {"name": "Aggregate", "type": "string", "jsonPath": ".spec.aggregate"},
+            {"name": "Total", "type": "string", "jsonPath": ".status.totalDisplay"},
+            {"name": "Idle", "type": "string", "jsonPath": ".status.idleDisplay"},
+            {"name": "Last run", "type": "date", "jsonPath": ".status.lastRunTime"},
+        ],
+        spec_schema() | namespaced_rules() if namespaced else spec_schema(),
+        status_schema(),
+    )
 
 
 def files() -> dict[str, dict[str, Any]]:
