@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from costreport.engine.filters import parse_filter
+from costreport.engine.filters import CLOUDCOST_FIELDS, parse_filter
 from costreport.model.billing import COST_METRICS, DEFAULT_AGGREGATE, PROPERTIES, BillLines
 from costreport.model.errors import InvalidParameter
 from costreport.model.window import (
@@ -30,18 +30,8 @@ from costreport.model.window import (
 )
 
 UNALLOCATED = "__unallocated__"
-AGGREGATE_KEYS = (
-    "invoiceEntityID",
-    "invoiceEntityName",
-    "accountID",
-    "accountName",
-    "regionID",
-    "availabilityZone",
-    "provider",
-    "providerID",
-    "category",
-    "service",
-)
+AGGREGATE_KEYS = tuple(f for f in CLOUDCOST_FIELDS if f != "label")
+"""What `aggregate=` takes besides `label:<key>`: the fields a cloud-cost filter reads."""
 ACCEPTED_AGGREGATE = "a comma-separated list of " + ", ".join(AGGREGATE_KEYS) + ", label:<key>"
 ACCUMULATE = {
     "": "none",
