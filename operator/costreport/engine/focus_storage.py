@@ -60,18 +60,14 @@ def storage_rows(
             effective = float(entry.get("cost") or 0.0)
             factor = float(factors.volume[0, index]) if factors is not None else 1.0
             gib_hours = float(entry.get("byteHours") or 0.0) / 2**30
-            dims = {
-                "BillingAccountId": pv.cluster,
-                "ServiceProviderName": PROVIDERS.get("custom"),
-                "HostProviderName": "Not Applicable",
-                "ResourceId": pv.provider_id or pv.name,
-                "ResourceName": pv.name,
-                "ResourceType": "Volume",
-                "ServiceCategory": "Storage",
-                "ServiceName": "Kubernetes persistent volumes",
-                "x_ClusterId": pv.cluster,
-                "x_Node": None,
-            }
+            dims = _dims(
+                pv.cluster,
+                pv.provider_id or pv.name,
+                pv.name,
+                "Volume",
+                "Storage",
+                "Kubernetes persistent volumes",
+            )
             row = _row(
                 effective,
                 effective / factor if factor else effective,
@@ -81,21 +77,7 @@ def storage_rows(
                 pod,
                 props,
             )
-            row.update(
-                ConsumedQuantity=gib_hours, ConsumedUnit="GiB-Hours", AllocatedMethodId=METHOD_ID
-            )
-            if not remainder:
-                row["AllocatedMethodDetails"] = json.dumps(
-                    {
-                        "Elements": [
-                            {
-                                "AllocatedRatio": 1.0,
-                                "UsageUnit": "GiB-Hours",
-                                "UsageQuantity": gib_hours,
-                            }
-                        ]
-                    }
-                )
+            _consumed(row, gib_hours, "GiB-Hours", METHOD_ID, remainder)
             ratio = billed_ratio(data, resource_key(pv.provider_id), day) if reconciled else 1.0
             yield complete_row(data, day, dims, row, basis, ratio)
         for key, entry in (s.lb_allocations[i] or {}).items():
@@ -105,18 +87,14 @@ def storage_rows(
             index, lb = found_lb
             effective = float(entry.get("cost") or 0.0)
             factor = float(factors.balancer[0, index]) if factors is not None else 1.0
-            dims = {
-                "BillingAccountId": lb.cluster,
-                "ServiceProviderName": PROVIDERS.get("custom"),
-                "HostProviderName": "Not Applicable",
-                "ResourceId": f"{lb.cluster}/{lb.namespace}/{lb.service}",
-                "ResourceName": f"{lb.namespace}/{lb.service}",
-                "ResourceType": "Load Balancer",
-                "ServiceCategory": "Networking",
-                "ServiceName": "Kubernetes load balancers",
-                "x_ClusterId": lb.cluster,
-                "x_Node": None,
-            }
+            dims = _dims(
+                lb.cluster,
+                f"{lb.cluster}/{lb.namespace}/{lb.service}",
+                f"{lb.namespace}/{lb.service}",
+                "Load Balancer",
+                "Networking",
+                "Kubernetes load balancers",
+            )
             row = _row(
                 effective,
                 effective / factor if factor else effective,
@@ -126,29 +104,40 @@ def storage_rows(
                 pod,
                 props,
             )
-            row.update(
-                ConsumedQuantity=entry.get("hours"),
-                ConsumedUnit="Hours",
-                AllocatedMethodId=LB_METHOD_ID,
-            )
-            if not remainder:
-                row["AllocatedMethodDetails"] = json.dumps(
-                    {
-                        "Elements": [
-                            {
-                                "AllocatedRatio": 1.0,
-                                "UsageUnit": "Hours",
-                                "UsageQuantity": entry.get("hours"),
-                            }
-                        ]
-                    }
-                )
+            _consumed(row, entry.get("hours"), "Hours", LB_METHOD_ID, remainder)
             ratio = (
                 billed_ratio(data, service_key(lb.namespace, lb.service), day)
                 if reconciled
                 else 1.0
             )
             yield complete_row(data, day, dims, row, basis, ratio)
+
+
+def _dims(
+    cluster: str, resource_id: str, name: str, kind: str, category: str, service: str
+) -> dict[str, Any]:
+    """The origin's resource columns (a volume or load balancer of `cluster`)."""
+    return {
+        "BillingAccountId": cluster,
+        "ServiceProviderName": PROVIDERS.get("custom"),
+        "HostProviderName": "Not Applicable",
+        "ResourceId": resource_id,
+        "ResourceName": name,
+        "ResourceType": kind,
+        "ServiceCategory": category,
+        "ServiceName": service,
+        "x_ClusterId": cluster,
+        "x_Node": None,
+    }
+
+
+def _consumed(row: dict[str, Any], quantity: Any, unit: str, method: str, remainder: bool) -> None:
+    """The consumed quantity and allocation method; an allocated row's whole share of it."""
+    row.update(ConsumedQuantity=quantity, ConsumedUnit=unit, AllocatedMethodId=method)
+    if not remainder:
+        row["AllocatedMethodDetails"] = json.dumps(
+            {"Elements": [{"AllocatedRatio": 1.0, "UsageUnit": unit, "UsageQuantity": quantity}]}
+        )
 
 
 def _row(
