@@ -153,3 +153,43 @@ def test_list_basis_scoped_namespaces_and_open_days() -> None:
         )
         == []
     )
+
+
+def test_volume_and_load_balancer_rows_name_their_resource_and_whole_share(
+    rows: list[dict[str, object]],
+) -> None:
+    """Volume and load-balancer origins: their resource columns, consumed unit and method, and
+    an allocated row's one element holding the whole of what it consumed."""
+    expected = {
+        "vol-1": ("Volume", "Storage", "Kubernetes persistent volumes", "GiB-Hours",
+                  "costreport-volume-claim-hours-v1"),
+        "c1/a/web": ("Load Balancer", "Networking", "Kubernetes load balancers", "Hours",
+                     "costreport-loadbalancer-running-time-v1"),
+    }  # fmt: skip
+    for resource, (kind, category, service, unit, method) in expected.items():
+        mine = [r for r in rows if r["ResourceId"] == resource]
+        assert mine
+        for r in mine:
+            assert (r["ResourceType"], r["ServiceCategory"], r["ServiceName"]) == (
+                kind,
+                category,
+                service,
+            )
+            assert (r["HostProviderName"], r["x_Node"], r["x_ClusterId"]) == (
+                "Not Applicable",
+                None,
+                "c1",
+            )
+            assert (r["ConsumedUnit"], r["AllocatedMethodId"]) == (unit, method)
+            if r["AllocatedResourceId"] is None:
+                assert r["AllocatedMethodDetails"] is None
+                continue
+            assert json.loads(str(r["AllocatedMethodDetails"])) == {
+                "Elements": [
+                    {
+                        "AllocatedRatio": 1.0,
+                        "UsageUnit": unit,
+                        "UsageQuantity": r["ConsumedQuantity"],
+                    }
+                ]
+            }
