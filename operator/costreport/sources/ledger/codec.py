@@ -53,14 +53,6 @@ _POD_FIELDS = (
 """The pod table's plain string columns, the first six in `Pod`'s field order."""
 
 
-def _weighted(items: Sequence[tuple[float, float]]) -> float:
-    """Mean of (value, weight) pairs; the last value when no weight."""
-    total = sum(w for _, w in items)
-    if total <= 0:
-        return items[-1][0]
-    return sum(v * w for v, w in items) / total
-
-
 def _table(name: str, rows: Mapping[str, Sequence[Any]]) -> pa.Table:
     schema = TABLES[name]
     return pa.Table.from_pydict({f.name: rows.get(f.name, []) for f in schema}, schema=schema)
@@ -296,23 +288,43 @@ def _collapse(
     unique, last = _last_rows(key)
     if not unique:
         return [], {}
-    group = np.asarray(
-        pc.index_in(key, value_set=pa.array(unique, pa.string())).to_numpy(zero_copy_only=False),
-        np.int64,
+    group = codes_in(key, pa.array(unique, pa.string()))
+    start, end = _floats(table, "start"), _floats(table, "end")
+    out = _spans(
+        group,
+        len(unique),
+        start,
+        end,
+        np.maximum(end - start, 0.0),
+        {name: _floats(table, name) for name in weighted},
+        last,
     )
-    size = len(unique)
-    start = np.asarray(table["start"].to_numpy(), np.float64)
-    end = np.asarray(table["end"].to_numpy(), np.float64)
-    seconds = np.maximum(end - start, 0.0)
+    return table.take(pa.array(last)).to_pylist(), out
+
+
+def _floats(table: pa.Table, name: str) -> np.ndarray:
+    return np.asarray(table[name].to_numpy(), np.float64)
+
+
+def _spans(
+    group: np.ndarray,
+    size: int,
+    start: np.ndarray,
+    end: np.ndarray,
+    seconds: np.ndarray,
+    weighted: Mapping[str, np.ndarray],
+    last: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Per group: the earliest start, the latest end, and each `weighted` column averaged by
+    the rows' `seconds` (the `last` row's value where a group has no time at all)."""
     out = {"start": np.full(size, np.inf), "end": np.full(size, -np.inf)}
     np.minimum.at(out["start"], group, start)
     np.maximum.at(out["end"], group, end)
     total = np.bincount(group, seconds, size)
-    for name in weighted:
-        values = np.asarray(table[name].to_numpy(), np.float64)
+    for name, values in weighted.items():
         mean = np.bincount(group, values * seconds, size) / np.where(total > 0, total, 1.0)
         out[name] = np.where(total > 0, mean, values[last])
-    return table.take(pa.array(last)).to_pylist(), out
+    return out
 
 
 def _balancers(table: pa.Table, pod_keys: list[str]) -> list[LoadBalancer]:
@@ -336,21 +348,15 @@ def _balancers(table: pa.Table, pod_keys: list[str]) -> list[LoadBalancer]:
     distinct = pc.unique(group_key)  # in order of first appearance
     unique = distinct.to_pylist()
     group = codes_in(group_key, distinct)
-    start = np.asarray(table["start"].to_numpy(), np.float64)
-    end = np.asarray(table["end"].to_numpy(), np.float64)
-    price = np.asarray(table["price_hour"].to_numpy(), np.float64)
     size = len(unique)
-    first = np.full(size, np.inf)
-    final = np.full(size, -np.inf)
-    np.minimum.at(first, group, start)
-    np.maximum.at(final, group, end)
     last = np.full(size, -1, np.int64)
     np.maximum.at(last, group, np.arange(len(group)))
-    seconds = end - start
-    total = np.bincount(group, seconds, size)
-    weighted = np.bincount(group, price * seconds, size)
-    # Time-weighted price; with no time at all, the last row's (as `_weighted`).
-    mean = np.where(total > 0, weighted / np.where(total > 0, total, 1.0), price[last])
+    start, end = _floats(table, "start"), _floats(table, "end")
+    # Time-weighted price by each row's own duration (unclipped, as the ledger kept it).
+    spans = _spans(
+        group, size, start, end, end - start, {"price": _floats(table, "price_hour")}, last
+    )
+    first, final, mean = spans["start"], spans["end"], spans["price"]
     found = ref_pod >= 0
     pairs = np.unique(group[parent[found]] * (len(pod_keys) + 1) + ref_pod[found])
     members: list[list[int]] = [[] for _ in range(size)]
