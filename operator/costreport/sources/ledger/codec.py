@@ -327,7 +327,7 @@ def _spans(
     return out
 
 
-def _balancers(table: pa.Table, pod_keys: list[str]) -> list[LoadBalancer]:
+def _balancers(table: pa.Table, pod_keys: pa.Array) -> list[LoadBalancer]:
     """One load balancer per (cluster, namespace, service): its span, time-weighted price,
     last address, and every pod life any of its rows matched (one vectorised lookup)."""
     if table.num_rows == 0:
@@ -343,7 +343,7 @@ def _balancers(table: pa.Table, pod_keys: list[str]) -> list[LoadBalancer]:
         flat.field("uid"),
         SEP,
     )
-    ref_pod = codes_in(ref_keys, pa.array(pod_keys, pa.string()))
+    ref_pod = codes_in(ref_keys, pod_keys)
     group_key = _key(table, "cluster", "namespace", "service")
     distinct = pc.unique(group_key)  # in order of first appearance
     unique = distinct.to_pylist()
@@ -411,13 +411,12 @@ def _decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
         )
     ]
     index_of_pod = {k: i for i, k in enumerate(pod_keys)}
+    pod_key_array = pa.array(pod_keys, pa.string())  # for the vectorised lookups below
 
     seg = tables["segments"]
     # A segment's pod life by one vectorised lookup of its pod key; its container by the
     # distinct (pod, name) pairs.
-    seg_pod = codes_in(
-        _key(seg, "cluster", "namespace", "pod", "uid"), pa.array(pod_keys, pa.string())
-    )
+    seg_pod = codes_in(_key(seg, "cluster", "namespace", "pod", "uid"), pod_key_array)
     if (seg_pod < 0).any():
         raise ValueError("the ledger holds segments of pods it has no record of")
     names = pc.dictionary_encode(combined(seg["container"]))
@@ -459,7 +458,7 @@ def _decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
             mounts[(pod, r["claim_namespace"], r["claim_name"])] = VolumeMount(
                 pod, r["claim_namespace"], r["claim_name"]
             )
-    balancers = _balancers(tables["load_balancers"], pod_keys)
+    balancers = _balancers(tables["load_balancers"], pod_key_array)
     namespace_labels: dict[tuple[str, str], dict[str, str]] = {}
     namespace_annotations: dict[tuple[str, str], dict[str, str]] = {}
     for r in tables["namespaces"].to_pylist():
