@@ -28,7 +28,12 @@ import aiohttp
 from pydantic import ValidationError
 
 from costreport.controller.budget_spec import CostBudgetSpec
-from costreport.controller.reconcile import format_timestamp, next_run_time, set_condition
+from costreport.controller.reconcile import (
+    format_timestamp,
+    next_run_time,
+    policy_params,
+    set_condition,
+)
 from costreport.engine.budget import evaluate, forecast, parse_offset, period_bounds
 from costreport.engine.filters import parse_filter
 from costreport.engine.params import parse_allocation_query
@@ -272,13 +277,7 @@ class BudgetEvaluator:
             "window": f"{format_timestamp(start)},{format_timestamp(end)}",
             "aggregate": "all",
             "accumulate": "all",
-            "includeIdle": str(spec.idle.mode != "exclude").lower(),
-            "shareIdle": str(spec.idle.mode == "share").lower(),
-            "idleByNode": str(spec.idle.by_node).lower(),
-            "shareNamespaces": ",".join(spec.sharing.namespaces),
-            "shareLabels": ",".join(spec.sharing.labels),
-            "shareCost": spec.sharing.monthly_cost,
-            "shareSplit": spec.sharing.split,
+            **policy_params(spec.idle, spec.sharing),
             "filter": "+".join(filters),
             "costBasis": spec.cost_basis,
         }

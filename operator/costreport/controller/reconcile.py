@@ -14,7 +14,7 @@ from typing import Any
 
 from croniter import croniter
 
-from costreport.controller.spec import CostReportSpec
+from costreport.controller.spec import CostReportSpec, IdleSpec, SharingSpec
 from costreport.engine.filters import parse_filter
 from costreport.engine.params import parse_allocation_query
 from costreport.model.allocation import AllocationSetRange
@@ -41,19 +41,26 @@ class InvalidSpec(ValueError):
 
 
 # -- what to compute ---------------------------------------------------------------
+def policy_params(idle: IdleSpec, sharing: SharingSpec) -> dict[str, str]:
+    """A spec's idle and sharing policy as `/allocation` parameters (reports and budgets)."""
+    return {
+        "includeIdle": str(idle.mode != "exclude").lower(),
+        "shareIdle": str(idle.mode == "share").lower(),
+        "idleByNode": str(idle.by_node).lower(),
+        "shareNamespaces": ",".join(sharing.namespaces),
+        "shareLabels": ",".join(sharing.labels),
+        "shareCost": sharing.monthly_cost,
+        "shareSplit": sharing.split,
+    }
+
+
 def spec_params(spec: CostReportSpec) -> dict[str, str]:
     """The spec as `/allocation` parameters (one parser validates both)."""
     params = {
         "window": spec.window,
         "aggregate": ",".join(spec.aggregate) or "all",
         "accumulate": spec.accumulate,
-        "includeIdle": str(spec.idle.mode != "exclude").lower(),
-        "shareIdle": str(spec.idle.mode == "share").lower(),
-        "idleByNode": str(spec.idle.by_node).lower(),
-        "shareNamespaces": ",".join(spec.sharing.namespaces),
-        "shareLabels": ",".join(spec.sharing.labels),
-        "shareCost": spec.sharing.monthly_cost,
-        "shareSplit": spec.sharing.split,
+        **policy_params(spec.idle, spec.sharing),
         "includeSharedCostBreakdown": str(spec.sharing.include_breakdown).lower(),
         "filter": spec.filter,
         "costBasis": spec.cost_basis,
