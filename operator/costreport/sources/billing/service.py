@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -62,21 +62,41 @@ def is_cloud(provider: str) -> bool:
     return any(lower.startswith(c) for c in CLOUDS)
 
 
-def grouped_lines(table: pa.Table, kubernetes_ids: frozenset[str] = frozenset()) -> BillLines:
-    """Bill rows as engine columns grouped by identical properties and tags (in Arrow, not per
-    line in Python): what cloud-cost queries read."""
+def cost_metrics(table: pa.Table) -> dict[str, np.ndarray]:
+    """OpenCost's cost metrics from normalised FOCUS columns (the README's mapping table):
+    list = ListCost, net and invoiced = BilledCost, amortised net = EffectiveCost, amortised
+    = EffectiveCost without credits."""
     effective = np.asarray(table["effective_cost"].to_numpy(), np.float64)
     billed = np.asarray(table["billed_cost"].to_numpy(), np.float64)
     credit = np.asarray(
         pc.equal(table["charge_category"], "Credit").to_numpy(zero_copy_only=False), bool
     )
-    costs = {
+    return {
         "listCost": np.asarray(table["list_cost"].to_numpy(), np.float64),
         "netCost": billed,
         "amortizedNetCost": effective,
         "invoicedCost": billed,
         "amortizedCost": np.where(credit, 0.0, effective),
     }
+
+
+def _on_kubernetes(provider_id: str | None, tags: Iterable[str], ids: frozenset[str]) -> float:
+    """1.0 for a line of a cluster's resource (a known node/volume id, or a cluster tag)."""
+    if provider_id and provider_id in ids:
+        return 1.0
+    return 1.0 if any(KUBERNETES_TAGS.match(k) for k in tags) else 0.0
+
+
+def _currency(table: pa.Table) -> str:
+    """The bill's currency (the first, sorted, when several; USD when none is named)."""
+    currencies = [c for c in pc.unique(table["currency"]).to_pylist() if c]
+    return sorted(currencies)[0] if currencies else "USD"
+
+
+def grouped_lines(table: pa.Table, kubernetes_ids: frozenset[str] = frozenset()) -> BillLines:
+    """Bill rows as engine columns grouped by identical properties and tags (in Arrow, not per
+    line in Python): what cloud-cost queries read."""
+    costs = cost_metrics(table)
     columns = [pc.fill_null(table[COLUMN_OF[p]], "") for p in PROPERTIES]
     key = pc.binary_join_element_wise(*columns, pc.fill_null(table["tags"], "{}"), "\x1f")
     encoded = pc.dictionary_encode(key).combine_chunks() if table.num_rows else None
@@ -88,15 +108,8 @@ def grouped_lines(table: pa.Table, kubernetes_ids: frozenset[str] = frozenset())
     values = list(zip(*(picked[COLUMN_OF[p]].to_pylist() for p in PROPERTIES), strict=True))
     labels = [json.loads(t or "{}") for t in picked["tags"].to_pylist()]
     groups = [(tuple(v or "" for v in vs), lab) for vs, lab in zip(values, labels, strict=True)]
-    group_k8s = np.array(
-        [
-            1.0
-            if (vs[0] and vs[0] in kubernetes_ids) or any(KUBERNETES_TAGS.match(k) for k in lab)
-            else 0.0
-            for vs, lab in groups
-        ]
-    )
-    currencies = [c for c in pc.unique(table["currency"]).to_pylist() if c]
+    # PROPERTIES[0] is providerID.
+    group_k8s = np.array([_on_kubernetes(vs[0], lab, kubernetes_ids) for vs, lab in groups])
     return BillLines(
         start=np.asarray(table["start"].to_numpy(), np.float64),
         end=np.asarray(table["end"].to_numpy(), np.float64),
@@ -104,7 +117,7 @@ def grouped_lines(table: pa.Table, kubernetes_ids: frozenset[str] = frozenset())
         kubernetes=group_k8s[group],
         properties={p: [] for p in PROPERTIES},
         labels=[],
-        currency=sorted(currencies)[0] if currencies else "USD",
+        currency=_currency(table),
         group=group,
         groups=groups,
     )
@@ -112,32 +125,15 @@ def grouped_lines(table: pa.Table, kubernetes_ids: frozenset[str] = frozenset())
 
 def bill_lines(table: pa.Table, kubernetes_ids: frozenset[str] = frozenset()) -> BillLines:
     """Normalised bill rows as engine columns, with the cost-metric mapping above."""
-    effective = np.asarray(table["effective_cost"].to_numpy(), np.float64)
-    billed = np.asarray(table["billed_cost"].to_numpy(), np.float64)
-    categories = table["charge_category"].to_pylist()
-    credit = np.fromiter((c == "Credit" for c in categories), bool, len(categories))
-    costs = {
-        "listCost": np.asarray(table["list_cost"].to_numpy(), np.float64),
-        "netCost": billed,
-        "amortizedNetCost": effective,
-        "invoicedCost": billed,
-        "amortizedCost": np.where(credit, 0.0, effective),
-    }
+    costs = cost_metrics(table)
     properties = {p: table[COLUMN_OF[p]].to_pylist() for p in PROPERTIES}
     labels = [dict(m or []) for m in table["labels"].to_pylist()]
     ids = properties["providerID"]
     kubernetes = np.fromiter(
-        (
-            1.0
-            if (ids[i] and ids[i] in kubernetes_ids)
-            or any(KUBERNETES_TAGS.match(k) for k in labels[i])
-            else 0.0
-            for i in range(len(labels))
-        ),
+        (_on_kubernetes(i, lab, kubernetes_ids) for i, lab in zip(ids, labels, strict=True)),
         np.float64,
         len(labels),
     )
-    currencies = {c for c in table["currency"].to_pylist() if c}
     return BillLines(
         start=np.asarray(table["start"].to_numpy(), np.float64),
         end=np.asarray(table["end"].to_numpy(), np.float64),
@@ -145,7 +141,7 @@ def bill_lines(table: pa.Table, kubernetes_ids: frozenset[str] = frozenset()) ->
         kubernetes=kubernetes,
         properties=properties,
         labels=labels,
-        currency=sorted(currencies)[0] if currencies else "USD",
+        currency=_currency(table),
     )
 
 
