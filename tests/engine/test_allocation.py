@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from costreport.model.cluster import GIB
+from datetime import timedelta
+
+from costreport.engine.allocation import compute_allocations
+from costreport.model.cluster import GIB, LoadBalancer
+from costreport.model.query import AllocationQuery
 from tests.engine.helpers import approx, rows, run
+from tests.engine.tiny_cluster import T0, WINDOW, H, tiny_cluster
 
 
 def test_container_costs_on_their_node_prices() -> None:
@@ -74,6 +79,33 @@ def test_load_balancer_cost_goes_to_the_selected_pod() -> None:
         }
     }
     assert web["totalCost"] == approx(2.40)
+
+
+def test_load_balancer_splits_by_time_behind_it_per_set_and_idles_unmounted() -> None:
+    # b/db runs 6–18 h, c/cron-1 0–2 h; $0.03/h, so $0.18 per 6-hour set: [0, 6) only cron
+    # is behind it, [6, 12) and [12, 18) only db, [18, 24) nobody (the unmounted bucket). With
+    # 12-hour sets, [0, 12) splits $0.36 by time: db 6 h → $0.27, cron 2 h → $0.09.
+    data = tiny_cluster()
+    data.load_balancers = [LoadBalancer("c1", "b", "db", T0, T0 + 24 * H, 0.03, pods=(1, 3, 1))]
+    costs = {}
+    for step in (6, 12):
+        query = AllocationQuery(window=WINDOW, aggregate=("pod",), step=timedelta(hours=step))
+        result = compute_allocations(data, query, now=WINDOW.end_ts + 3600)
+        costs[step] = [
+            {
+                name: row["loadBalancerCost"]
+                for name, row in s.to_json().items()
+                if row["loadBalancerCost"]
+            }
+            for s in result.sets
+        ]
+    assert costs[6] == [
+        {"cron-1": approx(0.18)},
+        {"db-0": approx(0.18)},
+        {"db-0": approx(0.18)},
+        {"__unmounted__": approx(0.18)},
+    ]
+    assert costs[12] == [{"db-0": approx(0.27), "cron-1": approx(0.09)}, {"db-0": approx(0.36)}]
 
 
 def test_raw_rows_keep_labels_services_and_raw_usage_maxima() -> None:

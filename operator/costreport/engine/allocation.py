@@ -20,7 +20,7 @@ from costreport.engine.coverage import coverage_of
 from costreport.engine.filters import parse_filter
 from costreport.engine.gcpause import paused_gc
 from costreport.engine.idle import filter_idle, idle_ids_of, share_idle
-from costreport.engine.members import RESOURCES, Interner
+from costreport.engine.members import RESOURCES, Interner, Members
 from costreport.engine.reconcile import Factors, merge_adjustments, reconciliation_factors
 from costreport.engine.render import render_set
 from costreport.engine.rows import (
@@ -119,8 +119,10 @@ def _compute(
         filter_idle(idle, allocations, passing, alloc_ids, idle_ids, width)
 
     names = Interner()
-    member_names = [row_name(v, query.aggregate) for v in members]
-    name_code = np.fromiter((names.code(n) for n in member_names), np.int64, len(members))
+    keys = query.aggregate
+    name_code = builder.members.codes(
+        names, lambda v: row_name(v, keys), by_pod="container" not in keys
+    )
     idle_code = names.code(IDLE)
     n_names = len(names.strings)
     alloc_names = name_code[allocations.member_lo] if len(allocations) else np.zeros(0, np.int64)
@@ -188,26 +190,30 @@ def _compute(
         "sharing": query.sharing_policy(),
         "currency": data.currency,
         "queries": data.query_count,
-        "warnings": [*data.warnings, *missing, *policy_warnings(query, members)],
+        "warnings": [*data.warnings, *missing, *policy_warnings(query, builder.members)],
     }
     if data.notes:
         meta["source"] = dict(data.notes)
     return AllocationSetRange(result_sets, meta)
 
 
-def policy_warnings(query: AllocationQuery, members: Sequence[MemberView]) -> list[str]:
+def policy_warnings(query: AllocationQuery, members: Members) -> list[str]:
     """Options that did nothing for this query, said instead of silently ignored."""
     warnings: list[str] = []
     if query.idle_by_node and not query.include_idle:
         warnings.append("idleByNode=true did nothing: idle is not included (includeIdle=false)")
     if query.share_split == "even" and not query.sharing_policy()["applied"]:
         warnings.append("shareSplit=even did nothing: nothing is shared")
-    namespaces = {m.namespace for m in members}
+    if not (query.share_namespaces or query.share_labels):
+        return warnings
+    used = [members.pod_view(p) for p in np.unique(members.container_pod).tolist()]
+    views = [*used, *members.pseudo]
+    namespaces = {m.namespace for m in views}
     for namespace in query.share_namespaces:
         if namespace not in namespaces:
             warnings.append(f"shareNamespaces {namespace} matched no pod in the window")
     for key, value in query.share_labels:
-        if not any(m.labels.get(key) == value for m in members):
+        if not any(m.labels.get(key) == value for m in views):
             warnings.append(f"shareLabels {key}:{value} matched no pod in the window")
     return warnings
 

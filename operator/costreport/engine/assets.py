@@ -84,11 +84,10 @@ def _node_usage_breakdown(
     """Per (set, node): (system, user) CPU core-hours and RAM byte-hours used by workloads."""
     builder = AllocationBuilder(data, sets, Interner())
     rows = builder.container_rows()
-    node_rows = np.array(builder.members.node_row, dtype=np.int64)[rows.member_lo]
-    system_member = np.array(
-        [v.namespace == "kube-system" for v in builder.members.views], dtype=bool
-    )
-    system = system_member[rows.member_lo]
+    members = builder.members
+    node_rows = members.container_node[rows.member_lo]
+    system_pod = np.array([ns == "kube-system" for ns in members.pod_values("namespace")], bool)
+    system = system_pod[members.container_pod[rows.member_lo]]
     cpu: dict[tuple[int, int], tuple[float, float]] = {}
     ram: dict[tuple[int, int], tuple[float, float]] = {}
     n_nodes = max(len(data.nodes), 1)

@@ -9,7 +9,7 @@ import numpy as np
 
 from costreport.engine.aggregate import UNMOUNTED, MemberView
 from costreport.engine.idle import idle_rows
-from costreport.engine.members import Interner, build_members
+from costreport.engine.members import Interner, Members
 from costreport.engine.reconcile import Factors
 from costreport.engine.rows import (
     PROPERTY_NAMES,
@@ -21,6 +21,17 @@ from costreport.engine.rows import (
 from costreport.engine.volumes import attach_volumes_and_lbs
 from costreport.model.cluster import GIB, ClusterData
 from costreport.model.window import Window
+
+_POD_ATTRIBUTE = {
+    "cluster": "cluster",
+    "node": "node",
+    "controller": "controller_name",
+    "controllerKind": "controller_kind",
+    "namespace": "namespace",
+    "pod": "name",
+    "providerID": "provider_id",
+}
+"""The `Pod` attribute behind each allocation property (all but `container`)."""
 
 
 class AllocationBuilder:
@@ -40,7 +51,7 @@ class AllocationBuilder:
         self.set_start = np.array([s.start_ts for s in sets])
         self.set_end = np.array([s.end_ts for s in sets])
         self.interner = interner
-        self.members = build_members(data)
+        self.members = Members(data)
         self.pseudo_rows: dict[tuple[int, int], dict[str, float]] = {}
         self.pseudo_pvs: dict[tuple[int, int], SparseMap] = {}
         self.pseudo_lbs: dict[tuple[int, int], SparseMap] = {}
@@ -70,7 +81,7 @@ class AllocationBuilder:
         member = u.container[seg]
         cpu_price, ram_price, gpu_price, zone, region, internet = self._unit_prices(member)
         if self.factors is not None:
-            node_row = np.array(self.members.node_row[: len(self.data.containers)], np.int64)
+            node_row = self.members.container_node
             node_row = np.where(node_row < 0, len(self.data.nodes), node_row)[member]
             factor = self.factors.node[sets, node_row]
             cpu_price, ram_price, gpu_price = (
@@ -101,8 +112,7 @@ class AllocationBuilder:
         c["ramByteUsageMax"] = u.ram_usage_max[seg]
         table.member_lo = member.copy()
         table.member_hi = member.copy()
-        table.props = self._member_props(len(self.data.containers))
-        table.props = {k: v[member] for k, v in table.props.items()}
+        table.props = {k: v[member] for k, v in self._member_props().items()}
         return table
 
     def _unit_prices(
@@ -114,34 +124,32 @@ class AllocationBuilder:
         cpu = np.array([n.cpu_price * (1 - n.discount) for n in nodes] + [cpu_default])
         ram = np.array([n.ram_price * (1 - n.discount) for n in nodes] + [ram_default])
         gpu = np.array([n.gpu_price for n in nodes] + [gpu_default])
-        node_row = np.array(self.members.node_row[: len(self.data.containers)], dtype=np.int64)
+        node_row = self.members.container_node
         node_row = np.where(node_row < 0, len(nodes), node_row)[member]
-        clusters = sorted({v.cluster for v in self.members.views})
+        pod_cluster = self.members.pod_values("cluster")
+        clusters = sorted(set(pod_cluster))
         cluster_index = {name: i for i, name in enumerate(clusters)}
         prices = [self.data.network_prices.get(name) for name in clusters]
         zone = np.array([p.zone if p else 0.0 for p in prices] + [0.0])
         region = np.array([p.region if p else 0.0 for p in prices] + [0.0])
         internet = np.array([p.internet if p else 0.0 for p in prices] + [0.0])
-        member_cluster = np.array(
-            [cluster_index[v.cluster] for v in self.members.views[: len(self.data.containers)]],
-            dtype=np.int64,
+        pod_cluster_index = np.fromiter(
+            map(cluster_index.__getitem__, pod_cluster), np.int64, len(pod_cluster)
         )
-        cl = member_cluster[member] if member.size else np.zeros(0, np.int64)
+        cl = pod_cluster_index[self.members.container_pod[member]] if member.size else member
         return cpu[node_row], ram[node_row], gpu[node_row], zone[cl], region[cl], internet[cl]
 
-    def _member_props(self, count: int) -> dict[str, IntArray]:
-        views = self.members.views[:count]
-        values = {
-            "cluster": [v.cluster for v in views],
-            "node": [v.node for v in views],
-            "container": [v.container for v in views],
-            "controller": [v.controller_name for v in views],
-            "controllerKind": [v.controller_kind for v in views],
-            "namespace": [v.namespace for v in views],
-            "pod": [v.pod for v in views],
-            "providerID": [v.provider_id for v in views],
-        }
-        return {name: self.interner.codes_of(values[name]) for name in PROPERTY_NAMES}
+    def _member_props(self) -> dict[str, IntArray]:
+        """Per container member: the interned code of each property, worked out per pod."""
+        members = self.members
+        codes: dict[str, IntArray] = {}
+        for name in PROPERTY_NAMES:  # in this order, so codes are allocated as they always were
+            if name == "container":
+                codes[name] = self.interner.codes_of([c.name for c in self.data.containers])
+            else:
+                values = members.pod_values(_POD_ATTRIBUTE[name])
+                codes[name] = self.interner.codes_indexed(values, members.container_pod)
+        return codes
 
     # -- volumes and load balancers ---------------------------------------------------
     def _pseudo(self, cluster: str, namespace: str) -> int:

@@ -25,7 +25,7 @@ def idle_rows(builder: AllocationBuilder, allocations: RowTable) -> RowTable:
     n_nodes = len(nodes)
     if n_nodes == 0:
         return RowTable.empty()
-    node_of_member = np.array(builder.members.node_row, dtype=np.int64)
+    node_of_member = builder.members.node_row
     row_node = np.where(allocations.member_lo >= 0, node_of_member[allocations.member_lo], -1)
     counted = row_node >= 0
     bins = allocations.set_index[counted] * n_nodes + row_node[counted]

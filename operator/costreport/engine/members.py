@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from typing import overload
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from costreport.engine.aggregate import MemberView
 from costreport.engine.rows import IntArray
@@ -31,55 +33,154 @@ class Interner:
         return found
 
     def codes_of(self, values: Sequence[str]) -> IntArray:
-        """The codes of many values, allocated in order of first sight (as `code` one by one,
-        with the loops in C: distinct values by `dict.fromkeys`, lookups by `map`)."""
+        """The codes of many values, allocated in order of first sight (as `code` one by one)."""
+        local, distinct = first_sight(values)
+        return self._codes_distinct(distinct)[local] if len(values) else np.zeros(0, np.int64)
+
+    def codes_indexed(self, values: Sequence[str], index: IntArray) -> IntArray:
+        """The codes of `values[i] for i in index`, allocated in that order of first sight
+        (as `codes_of` of that list, which is never built: values are looked up once each)."""
+        local, distinct = first_sight(values)
+        wanted = local[index] if len(index) else np.zeros(0, np.int64)
+        present, first = np.unique(wanted, return_index=True)
+        order = present[np.argsort(first, kind="stable")]
+        table = np.zeros(len(distinct), np.int64)
+        table[order] = self._codes_distinct([distinct[k] for k in order.tolist()])
+        return table[wanted]
+
+    def _codes_distinct(self, distinct: Sequence[str]) -> IntArray:
+        """The codes of distinct values, new ones allocated in their order (loops in C)."""
+        found = list(map(self.codes.get, distinct))
+        new = [value for value, code in zip(distinct, found, strict=True) if code is None]
+        if new:
+            base = len(self.strings)
+            self.strings.extend(new)
+            self.codes.update(zip(new, range(base, base + len(new)), strict=True))
+            found = list(map(self.codes.get, distinct))
+        return np.array(found, np.int64)
+
+
+def first_sight(values: Sequence[str]) -> tuple[IntArray, list[str]]:
+    """Per value its index among the distinct values, which are listed in order of first sight.
+
+    Arrow's hash table does it in C; text Arrow cannot hold (lone surrogates) takes a dict.
+    """
+    try:
+        encoded = pc.dictionary_encode(pa.array(values, pa.large_string()))
+    except (pa.ArrowException, UnicodeError):
         distinct = dict.fromkeys(values)
         local = {value: i for i, value in enumerate(distinct)}
-        table = np.fromiter(map(self.code, distinct), np.int64, len(distinct))
-        index = np.fromiter(map(local.__getitem__, values), np.int64, len(values))
-        return table[index] if len(values) else np.zeros(0, np.int64)
+        codes = np.fromiter(map(local.__getitem__, values), np.int64, len(values))
+        return codes, list(distinct)
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
+    return codes, encoded.dictionary.to_pylist()
 
 
-@dataclass(slots=True)
 class Members:
-    """Every raw allocation a row can come from: containers first, then pseudo-allocations."""
+    """Every raw allocation a row can come from: containers first, then pseudo-allocations.
 
-    views: list[MemberView]
-    node_row: list[int]
-    pod: list[int]
+    Held as columns: per member its pod (-1 for a pseudo-allocation) and its node's row; what
+    depends only on the pod (its properties, most row names) is worked out once per pod.
+    `views` gives a `MemberView` per member, built on access.
+    """
+
+    def __init__(self, data: ClusterData) -> None:
+        self.data = data
+        self.count = len(data.containers)
+        """How many members are containers (the rest are pseudo-allocations)."""
+        node_rows = {(n.cluster, n.name): i for i, n in enumerate(data.nodes)}
+        pod_node = np.fromiter(
+            (node_rows.get((p.cluster, p.node), -1) for p in data.pods), np.int64, len(data.pods)
+        )
+        self.container_pod = np.fromiter(
+            (c.pod for c in data.containers), np.int64, len(data.containers)
+        )
+        self.container_node = pod_node[self.container_pod] if self.count else self.container_pod
+        self.pseudo: list[MemberView] = []
+        self.views = MemberViews(self)
+
+    @property
+    def pod(self) -> IntArray:
+        """Per member: its pod (-1 for a pseudo-allocation)."""
+        return np.concatenate([self.container_pod, np.full(len(self.pseudo), -1, np.int64)])
+
+    @property
+    def node_row(self) -> IntArray:
+        """Per member: its node's row in `data.nodes` (-1: unknown node or pseudo)."""
+        return np.concatenate([self.container_node, np.full(len(self.pseudo), -1, np.int64)])
+
+    def __len__(self) -> int:
+        return self.count + len(self.pseudo)
 
     def add_pseudo(self, view: MemberView) -> int:
         """Register an unmounted pseudo-allocation and return its member index."""
-        self.views.append(view)
-        self.node_row.append(-1)
-        self.pod.append(-1)
-        return len(self.views) - 1
+        self.pseudo.append(view)
+        return len(self) - 1
 
-
-def build_members(data: ClusterData) -> Members:
-    """One `MemberView` per container, with its pod's metadata and its node's row."""
-    node_rows = {(n.cluster, n.name): i for i, n in enumerate(data.nodes)}
-    pod_node = [node_rows.get((p.cluster, p.node), -1) for p in data.pods]
-    views: list[MemberView] = []
-    node_row: list[int] = []
-    pods: list[int] = []
-    for c in data.containers:
-        p = data.pods[c.pod]
-        views.append(
-            MemberView(  # positional: twice as fast as keywords, for every container
-                p.cluster,
-                p.node,
-                p.namespace,
-                p.name,
-                c.name,
-                p.controller_kind,
-                p.controller_name,
-                p.provider_id,
-                p.labels,
-                p.annotations,
-                p.services,
-            )
+    def pod_view(self, pod: int, container: str = "") -> MemberView:
+        """The view of one container of a pod (of any container, for what ignores its name)."""
+        p = self.data.pods[pod]
+        return MemberView(  # positional: twice as fast as keywords
+            p.cluster,
+            p.node,
+            p.namespace,
+            p.name,
+            container,
+            p.controller_kind,
+            p.controller_name,
+            p.provider_id,
+            p.labels,
+            p.annotations,
+            p.services,
         )
-        node_row.append(pod_node[c.pod])
-        pods.append(c.pod)
-    return Members(views, node_row, pods)
+
+    def pod_values(self, attribute: str) -> list[str]:
+        """One pod attribute for every pod (in `data.pods` order)."""
+        return [getattr(p, attribute) for p in self.data.pods]
+
+    def codes(
+        self, interner: Interner, values: Callable[[MemberView], str], by_pod: bool
+    ) -> IntArray:
+        """Per member: the interned code of `values(view)`, codes allocated in member order.
+
+        With `by_pod` the value is worked out once per pod (it must not depend on the
+        container's name); otherwise once per member.
+        """
+        if not by_pod:
+            return interner.codes_of([values(v) for v in self.views])
+        per_pod = [values(self.pod_view(p)) for p in range(len(self.data.pods))]
+        containers = interner.codes_indexed(per_pod, self.container_pod)
+        pseudo = interner.codes_of([values(v) for v in self.pseudo])
+        return np.concatenate([containers, pseudo])
+
+
+class MemberViews(Sequence[MemberView]):
+    """The members as `MemberView`s, each built when asked for."""
+
+    def __init__(self, members: Members) -> None:
+        self._members = members
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    @overload
+    def __getitem__(self, index: int) -> MemberView: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[MemberView]: ...
+    def __getitem__(self, index: int | slice) -> MemberView | list[MemberView]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        m = self._members
+        if index < 0:
+            index += len(m)
+        if not 0 <= index < len(m):
+            raise IndexError(index)
+        if index >= m.count:
+            return m.pseudo[index - m.count]
+        return m.pod_view(int(m.container_pod[index]), m.data.containers[index].name)
+
+    def __iter__(self) -> Iterator[MemberView]:
+        m = self._members
+        for c in m.data.containers:
+            yield m.pod_view(c.pod, c.name)
+        yield from m.pseudo

@@ -111,7 +111,11 @@ class RowTable:
     def take(self, index: IntArray | NDArray[np.bool_]) -> RowTable:
         """The rows selected by a boolean mask or an index array, in that order."""
         positions = np.flatnonzero(index) if index.dtype == np.bool_ else index
-        remap = {int(old): new for new, old in enumerate(positions.tolist())}
+        remap: dict[int, int] = {}
+        if self.pvs or self.lbs or self.services or self.breakdown:
+            sparse = {*self.pvs, *self.lbs, *self.services, *self.breakdown}
+            kept = np.flatnonzero(np.isin(positions, np.fromiter(sparse, np.int64, len(sparse))))
+            remap = dict(zip(positions[kept].tolist(), kept.tolist(), strict=True))
         return RowTable(
             set_index=self.set_index[positions],
             columns={k: v[positions] for k, v in self.columns.items()},

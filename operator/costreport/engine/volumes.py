@@ -12,6 +12,7 @@ import numpy as np
 from costreport.engine.aggregate import UNMOUNTED
 from costreport.engine.rows import (
     FloatArray,
+    IntArray,
     RowTable,
 )
 from costreport.model.cluster import GIB
@@ -39,10 +40,8 @@ def _lb_entry(
 
 def attach_volumes_and_lbs(builder: AllocationBuilder, rows: RowTable) -> None:
     """Add PV and LB costs to container rows; the rest goes to unmounted pseudo rows."""
-    pod_of_row = np.array(builder.members.pod, dtype=np.int64)[rows.member_lo]
+    pod_of_row = builder.members.pod[rows.member_lo]
     interesting = {m.pod for m in builder.data.mounts}
-    for lb in builder.data.load_balancers:
-        interesting.update(lb.pods)
     rows_of: dict[tuple[int, int], list[int]] = defaultdict(list)
     if interesting:
         wanted = np.flatnonzero(np.isin(pod_of_row, np.fromiter(interesting, np.int64)))
@@ -50,7 +49,7 @@ def attach_volumes_and_lbs(builder: AllocationBuilder, rows: RowTable) -> None:
         for i, s, p in zip(wanted.tolist(), sets, pods, strict=True):
             rows_of[(s, p)].append(i)
     _attach_volumes(builder, rows, rows_of)
-    _attach_load_balancers(builder, rows, rows_of)
+    _attach_load_balancers(builder, rows)
 
 
 def _pod_bounds(builder: AllocationBuilder) -> tuple[FloatArray, FloatArray]:
@@ -149,45 +148,57 @@ def _first_row_per_container(rows: RowTable, candidates: Sequence[int]) -> list[
     return list(seen.values())
 
 
-def _attach_load_balancers(
-    builder: AllocationBuilder, rows: RowTable, rows_of: dict[tuple[int, int], list[int]]
-) -> None:
-    start, end = rows.columns["start"].tolist(), rows.columns["end"].tolist()
+def _attach_load_balancers(builder: AllocationBuilder, rows: RowTable) -> None:
+    """Each balancer's cost per set, split over its pods' rows by their time behind it.
+
+    Worked out per balancer in columns; the rows of a set are taken in the order of the
+    balancer's pods and then of the rows (as a loop over them would), so every sum adds the
+    same numbers in the same order.
+    """
     factors = builder.factors
-    targets: list[int] = []
-    costs: list[float] = []
+    pod_of_row = builder.members.pod[rows.member_lo] if len(rows) else rows.member_lo
+    start, end = rows.columns["start"], rows.columns["end"]
+    targets: list[IntArray] = []
+    costs: list[FloatArray] = []
     for lb_index, lb in enumerate(builder.data.load_balancers):
         key = f"{lb.cluster}/{lb.namespace}/{lb.service}"
         service = f"{lb.namespace}/{lb.service}"
-        for s, window in enumerate(builder.sets):
-            a, b = max(lb.start, window.start_ts), min(lb.end, window.end_ts)
-            if b <= a:
+        a = np.maximum(lb.start, builder.set_start)
+        b = np.minimum(lb.end, builder.set_end)
+        open_sets = np.flatnonzero(b > a)
+        if not open_sets.size:
+            continue
+        total = lb.price_hour * (b - a) / 3600.0
+        if factors is not None:
+            total = total * factors.balancer[:, lb_index]
+        pods = np.array(list(dict.fromkeys(lb.pods)), np.int64)
+        rank = np.full(len(builder.data.pods) + 1, -1, np.int64)
+        rank[pods] = np.arange(pods.size)
+        candidate = np.flatnonzero(rank[pod_of_row] >= 0) if len(rows) else pod_of_row
+        s = rows.set_index[candidate]
+        weight = np.minimum(end[candidate], b[s]) - np.maximum(start[candidate], a[s])
+        keep = (weight > 0) & (b[s] > a[s])
+        candidate, s, weight = candidate[keep], s[keep], weight[keep]
+        order = np.lexsort((candidate, rank[pod_of_row[candidate]], s))
+        candidate, s, weight = candidate[order], s[order], weight[order]
+        weight_sum = np.zeros(len(builder.sets))
+        for j, w in zip(s.tolist(), weight.tolist(), strict=True):
+            weight_sum[j] += w  # one by one: the same sum as adding the weights in a loop
+        for j in open_sets.tolist():
+            if weight_sum[j] > 0:
                 continue
-            total = lb.price_hour * (b - a) / 3600.0
-            if factors is not None:
-                total *= float(factors.balancer[s, lb_index])
-            weights: dict[int, float] = {}
-            for p in lb.pods:
-                for i in rows_of.get((s, p), ()):
-                    w = min(end[i], b) - max(start[i], a)
-                    if w > 0:
-                        weights[i] = w
-            weight_sum = sum(weights.values())
-            if weight_sum <= 0:
-                member = builder._pseudo(lb.cluster, UNMOUNTED)
-                row = builder._add_pseudo(s, member, a, b)
-                row["loadBalancerCost"] = row.get("loadBalancerCost", 0.0) + total
-                builder.pseudo_services[(s, member)].add(service)
-                builder.pseudo_lbs.setdefault((s, member), {})[key] = _lb_entry(
-                    service, total, lb.private, lb.ip, (b - a) / 3600.0
-                )
-                continue
-            for i, w in weights.items():
-                cost = total * w / weight_sum
-                targets.append(i)
-                costs.append(cost)
-                rows.lbs.setdefault(i, {})[key] = _lb_entry(
-                    service, cost, lb.private, lb.ip, w / 3600.0
-                )
-    # In the order computed, so each row's sum is the same as adding one by one.
-    np.add.at(rows.columns["loadBalancerCost"], np.array(targets, np.int64), np.array(costs))
+            member = builder._pseudo(lb.cluster, UNMOUNTED)
+            row = builder._add_pseudo(j, member, float(a[j]), float(b[j]))
+            row["loadBalancerCost"] = row.get("loadBalancerCost", 0.0) + float(total[j])
+            builder.pseudo_services[(j, member)].add(service)
+            builder.pseudo_lbs.setdefault((j, member), {})[key] = _lb_entry(
+                service, float(total[j]), lb.private, lb.ip, float(b[j] - a[j]) / 3600.0
+            )
+        cost = total[s] * weight / weight_sum[s]
+        for i, c, w in zip(candidate.tolist(), cost.tolist(), weight.tolist(), strict=True):
+            rows.lbs.setdefault(i, {})[key] = _lb_entry(service, c, lb.private, lb.ip, w / 3600.0)
+        targets.append(candidate)
+        costs.append(cost)
+    if targets:
+        # In the order computed, so each row's sum is the same as adding one by one.
+        np.add.at(rows.columns["loadBalancerCost"], np.concatenate(targets), np.concatenate(costs))

@@ -55,7 +55,7 @@ class Node:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ is 6× slower, and there is one per pod
 class Pod:
     """A pod's identity and metadata; its running time comes from its containers' segments.
 
@@ -80,7 +80,7 @@ class Pod:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, like Pod: one per container
 class Container:
     """One container of one pod (index into `ClusterData.pods`)."""
 

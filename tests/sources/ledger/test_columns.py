@@ -53,3 +53,25 @@ def test_lists_strings_and_codes() -> None:
     found = codes_in(pa.array(["b", "z", "a"]), pa.array(["a", "b"]))
     assert found.tolist() == [1, -1, 0]
     assert found.dtype == np.int64
+
+
+def test_equal_string_lists_share_one_tuple_and_slices_keep_their_rows() -> None:
+    column = pa.chunked_array(
+        [
+            pa.array([["ns/web", "ns/api"], None], pa.list_(pa.string())),
+            pa.array([["ns/web", "ns/api"], ["ns/web"], []], pa.list_(pa.string())),
+        ]
+    )
+    out = string_tuples(column)
+    assert out == [("ns/web", "ns/api"), (), ("ns/web", "ns/api"), ("ns/web",), ()]
+    assert out[0] is out[2]
+    whole = pa.array([["a"], ["b", "c"], ["d"]], pa.list_(pa.string()))
+    assert string_tuples(whole.slice(1, 2)) == [("b", "c"), ("d",)]
+
+
+def test_string_lists_that_would_join_alike_fall_back_to_row_by_row() -> None:
+    # [""] and [] both join to "", and ["a\x1eb"] joins like ["a", "b"]: never trusted.
+    assert string_tuples(pa.array([[""], []], pa.list_(pa.string()))) == [("",), ()]
+    split = string_tuples(pa.array([["a\x1eb"], ["a", "b"]], pa.list_(pa.string())))
+    assert split == [("a\x1eb",), ("a", "b")]
+    assert string_tuples(pa.array([["a", None]], pa.list_(pa.string()))) == [("a", None)]

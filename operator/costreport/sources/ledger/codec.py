@@ -410,7 +410,6 @@ def _decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
             strict=True,
         )
     ]
-    index_of_pod = {k: i for i, k in enumerate(pod_keys)}
     pod_key_array = pa.array(pod_keys, pa.string())  # for the vectorised lookups below
 
     seg = tables["segments"]
@@ -452,11 +451,17 @@ def _decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
         r.update({k: float(v[i]) for k, v in volume_values.items()})
         volumes.append(PersistentVolume(**r))
     mounts: dict[tuple[int, str, str], VolumeMount] = {}
-    for r in tables["mounts"].to_pylist():
-        pod = index_of_pod.get(SEP.join((r["cluster"], r["namespace"], r["pod"], r["uid"])))
-        if pod is not None:
-            mounts[(pod, r["claim_namespace"], r["claim_name"])] = VolumeMount(
-                pod, r["claim_namespace"], r["claim_name"]
+    mounts_t = tables["mounts"]
+    mount_pod = codes_in(_key(mounts_t, "cluster", "namespace", "pod", "uid"), pod_key_array)
+    for pod, claim_namespace, claim_name in zip(
+        mount_pod.tolist(),
+        mounts_t["claim_namespace"].to_pylist(),
+        mounts_t["claim_name"].to_pylist(),
+        strict=True,
+    ):
+        if pod >= 0:
+            mounts[(pod, claim_namespace, claim_name)] = VolumeMount(
+                pod, claim_namespace, claim_name
             )
     balancers = _balancers(tables["load_balancers"], pod_key_array)
     namespace_labels: dict[tuple[str, str], dict[str, str]] = {}

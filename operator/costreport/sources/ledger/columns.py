@@ -56,8 +56,25 @@ def map_dicts(column: pa.ChunkedArray | pa.Array) -> list[dict[str, str]]:
 
 
 def string_tuples(column: pa.ChunkedArray | pa.Array) -> list[tuple[str, ...]]:
-    """Each row's list of strings (null: empty) as a tuple."""
-    return [tuple(row or ()) for row in combined(column).to_pylist()]
+    """Each row's list of strings (null: empty) as a tuple; rows with equal lists share one.
+
+    Rows are compared by their joined text, exact unless an item is null, empty or holds the
+    separator (then row by row)."""
+    arr = combined(column)
+    if len(arr) == 0:
+        return []
+    items = arr.flatten()
+    exact = items.null_count == 0 and not _holds(items, _ENTRY)
+    if exact and len(items):
+        exact = not pc.any(pc.equal(pc.utf8_length(items), 0)).as_py()
+    if not exact:
+        return [tuple(row or ()) for row in arr.to_pylist()]
+    encoded = pc.dictionary_encode(pc.fill_null(pc.binary_join(arr, _ENTRY), ""))
+    distinct = [
+        tuple(text.split(_ENTRY)) if text else () for text in encoded.dictionary.to_pylist()
+    ]
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
+    return [distinct[i] for i in codes.tolist()]
 
 
 def strings(column: pa.ChunkedArray | pa.Array) -> list[str]:
