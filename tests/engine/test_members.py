@@ -67,3 +67,9 @@ def test_member_views_are_built_per_container_and_pseudo_members_follow() -> Non
     by_pod = members.codes(Interner(), lambda v: v.namespace, by_pod=True)
     by_member = members.codes(Interner(), lambda v: v.namespace, by_pod=False)
     assert by_pod.tolist() == by_member.tolist()
+    flags = members.array(lambda v: v.namespace == "b", bool, by_pod=True)
+    assert flags.tolist() == [False, True, True, False, False]
+    assert members.array(lambda v: v.container, object, by_pod=False).tolist()[:2] == [
+        "app",
+        "db",
+    ]

@@ -10,11 +10,10 @@ accumulate. Every stage works on whole columns.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 
 import numpy as np
 
-from costreport.engine.aggregate import IDLE, MemberView, row_name
+from costreport.engine.aggregate import IDLE, row_name
 from costreport.engine.builder import AllocationBuilder
 from costreport.engine.coverage import coverage_of
 from costreport.engine.filters import parse_filter
@@ -110,9 +109,9 @@ def _compute(
         idle = idle.take(leftover)
         idle_ids = idle_ids[leftover]
 
-    member_pass = _member_filter(members, query.filter)
+    member_pass = _member_filter(builder.members, query.filter)
     passing = member_pass[allocations.member_lo] if member_pass is not None else None
-    shared_source = shared_sources(members, query, allocations)
+    shared_source = shared_sources(builder.members, query, allocations)
     shared = shared_source >= 0
 
     if len(idle) and passing is not None and not query.share_idle:
@@ -218,8 +217,9 @@ def policy_warnings(query: AllocationQuery, members: Members) -> list[str]:
     return warnings
 
 
-def _member_filter(members: Sequence[MemberView], text: str) -> np.ndarray | None:
+def _member_filter(members: Members, text: str) -> np.ndarray | None:
     if not text.strip():
         return None
     compiled = parse_filter(text, kind="allocation")
-    return np.fromiter((compiled.matches(m.filter_record()) for m in members), bool, len(members))
+    by_pod = "container" not in compiled.fields()
+    return members.array(lambda m: compiled.matches(m.filter_record()), bool, by_pod=by_pod)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import NDArray
 
 from costreport.engine.aggregate import MemberView
 from costreport.engine.rows import IntArray
@@ -152,6 +153,20 @@ class Members:
         containers = interner.codes_indexed(per_pod, self.container_pod)
         pseudo = interner.codes_of([values(v) for v in self.pseudo])
         return np.concatenate([containers, pseudo])
+
+    def array(
+        self, values: Callable[[MemberView], object], dtype: type, *, by_pod: bool
+    ) -> NDArray[Any]:
+        """Per member: `values(view)` as an array, worked out once per pod with `by_pod`
+        (where it does not depend on the container's name)."""
+        if not by_pod:
+            return np.fromiter(map(values, self.views), dtype, len(self))
+        pods = len(self.data.pods)
+        per_pod: NDArray[Any] = np.fromiter(
+            (values(self.pod_view(p)) for p in range(pods)), dtype, pods
+        )
+        pseudo: NDArray[Any] = np.fromiter(map(values, self.pseudo), dtype, len(self.pseudo))
+        return np.concatenate([per_pod[self.container_pod], pseudo])
 
 
 class MemberViews(Sequence[MemberView]):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from costreport.engine.aggregate import UNMOUNTED, MemberView
-from costreport.engine.members import Interner
+from costreport.engine.members import Interner, Members
 from costreport.engine.rows import (
     FloatArray,
     IntArray,
@@ -20,9 +20,7 @@ from costreport.model.query import AllocationQuery
 from costreport.model.window import Window
 
 
-def shared_sources(
-    members: Sequence[MemberView], query: AllocationQuery, table: RowTable
-) -> IntArray:
+def shared_sources(members: Members, query: AllocationQuery, table: RowTable) -> IntArray:
     """Per row: index of the sharing rule that claims it (-1 for none).
 
     A namespace's unmounted-PVC bucket is shared with its namespace, like OpenCost's share
@@ -31,15 +29,16 @@ def shared_sources(
     if not (query.share_namespaces or query.share_labels):
         return np.full(len(table), -1, dtype=np.int64)
     namespaces = set(query.share_namespaces)
-    source_of_member = np.full(len(members), -1, dtype=np.int64)
-    for i, m in enumerate(members):
+
+    def source_of(m: MemberView) -> int:
         if m.namespace in namespaces:
-            source_of_member[i] = query.share_namespaces.index(m.namespace)
-            continue
+            return query.share_namespaces.index(m.namespace)
         for j, (k, v) in enumerate(query.share_labels):
             if m.labels.get(k) == v:
-                source_of_member[i] = len(query.share_namespaces) + j
-                break
+                return len(query.share_namespaces) + j
+        return -1
+
+    source_of_member = members.array(source_of, np.int64, by_pod=True)  # namespace, labels
     return np.where(table.member_lo >= 0, source_of_member[np.maximum(table.member_lo, 0)], -1)
 
 
