@@ -120,6 +120,15 @@ class MemberView:
         }
 
 
+POD_ATTRIBUTE_KEYS: Mapping[str, str] = {
+    "cluster": "cluster",
+    "node": "node",
+    "namespace": "namespace",
+    "pod": "name",
+}
+"""Aggregate keys whose value is a `Pod` attribute as it is (see `key_value`)."""
+
+
 def key_value(member: MemberView, key: str) -> str:
     """The value one aggregate key contributes to a row name."""
     if key in ("cluster", "node", "namespace", "pod", "container"):

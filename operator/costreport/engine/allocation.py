@@ -10,10 +10,11 @@ accumulate. Every stage works on whole columns.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
-from costreport.engine.aggregate import IDLE, row_name
+from costreport.engine.aggregate import IDLE, POD_ATTRIBUTE_KEYS, row_name
 from costreport.engine.builder import AllocationBuilder
 from costreport.engine.coverage import coverage_of
 from costreport.engine.filters import parse_filter
@@ -120,7 +121,10 @@ def _compute(
     names = Interner()
     keys = query.aggregate
     name_code = builder.members.codes(
-        names, lambda v: row_name(v, keys), by_pod="container" not in keys
+        names,
+        lambda v: row_name(v, keys),
+        by_pod="container" not in keys,
+        per_pod=_pod_row_names(builder.members, keys),
     )
     idle_code = names.code(IDLE)
     n_names = len(names.strings)
@@ -215,6 +219,19 @@ def policy_warnings(query: AllocationQuery, members: Members) -> list[str]:
         if not any(m.labels.get(key) == value for m in views):
             warnings.append(f"shareLabels {key}:{value} matched no pod in the window")
     return warnings
+
+
+def _pod_row_names(members: Members, keys: Sequence[str]) -> list[str] | None:
+    """Row names straight from pod attributes when every key is one (the common
+    `namespace`, `cluster`, `node`, `pod` aggregations); None otherwise."""
+    if not keys or any(k not in POD_ATTRIBUTE_KEYS for k in keys):
+        return None
+    columns = [members.pod_values(POD_ATTRIBUTE_KEYS[k]) for k in keys]
+    return (
+        columns[0]
+        if len(columns) == 1
+        else ["/".join(parts) for parts in zip(*columns, strict=True)]
+    )
 
 
 def _member_filter(members: Members, text: str) -> np.ndarray | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from operator import attrgetter
 from typing import Any, overload
 
 import numpy as np
@@ -99,6 +100,7 @@ class Members:
         self.container_node = pod_node[self.container_pod] if self.count else self.container_pod
         self.pseudo: list[MemberView] = []
         self.views = MemberViews(self)
+        self._pod_values: dict[str, list[str]] = {}
 
     @property
     def pod(self) -> IntArray:
@@ -136,20 +138,30 @@ class Members:
         )
 
     def pod_values(self, attribute: str) -> list[str]:
-        """One pod attribute for every pod (in `data.pods` order)."""
-        return [getattr(p, attribute) for p in self.data.pods]
+        """One pod attribute for every pod (in `data.pods` order; read once, kept)."""
+        found = self._pod_values.get(attribute)
+        if found is None:
+            found = self._pod_values[attribute] = list(map(attrgetter(attribute), self.data.pods))
+        return found
 
     def codes(
-        self, interner: Interner, values: Callable[[MemberView], str], by_pod: bool
+        self,
+        interner: Interner,
+        values: Callable[[MemberView], str],
+        *,
+        by_pod: bool,
+        per_pod: Sequence[str] | None = None,
     ) -> IntArray:
         """Per member: the interned code of `values(view)`, codes allocated in member order.
 
         With `by_pod` the value is worked out once per pod (it must not depend on the
-        container's name); otherwise once per member.
+        container's name), or taken from `per_pod` when the caller has it; otherwise once per
+        member. Pseudo-allocations always go through `values`.
         """
         if not by_pod:
             return interner.codes_of([values(v) for v in self.views])
-        per_pod = [values(self.pod_view(p)) for p in range(len(self.data.pods))]
+        if per_pod is None:
+            per_pod = [values(self.pod_view(p)) for p in range(len(self.data.pods))]
         containers = interner.codes_indexed(per_pod, self.container_pod)
         pseudo = interner.codes_of([values(v) for v in self.pseudo])
         return np.concatenate([containers, pseudo])

@@ -243,15 +243,18 @@ def merge(table: RowTable, keys: IntArray) -> Merged:
 def _merge_sparse(
     source: dict[int, SparseMap], target: dict[int, SparseMap], inverse: IntArray
 ) -> None:
+    if not source:
+        return
+    inverse_of = inverse.tolist()
     for i, entries in source.items():
-        into = target.setdefault(int(inverse[i]), {})
+        into = target.setdefault(inverse_of[i], {})
         for key, entry in entries.items():
             existing = into.get(key)
             if existing is None:
                 into[key] = dict(entry)
                 continue
             for field_name, value in entry.items():
-                if isinstance(value, float) and not isinstance(value, bool):
+                if isinstance(value, float):  # amounts; text and flags (bool is no float) stay
                     existing[field_name] = float(existing[field_name]) + value
 
 
