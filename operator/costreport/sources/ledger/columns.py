@@ -25,9 +25,18 @@ def combined(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def _holds(values: pa.Array, *needles: str) -> bool:
-    return any(
-        pc.any(pc.match_substring(values, needle)).as_py() for needle in needles if len(values)
-    )
+    """Whether any value holds one of the one-byte needles. Plain string arrays are scanned
+    byte-wise in their data buffer, which may also hold a slice's neighbours: a yes that is
+    theirs only costs the row-by-row path."""
+    if not len(values):
+        return False
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        data = values.buffers()[2]
+        if data is None:
+            return False
+        raw = np.frombuffer(data, np.uint8)
+        return any(bool((raw == ord(needle)).any()) for needle in needles)
+    return any(pc.any(pc.match_substring(values, needle)).as_py() for needle in needles)
 
 
 def map_dicts(column: pa.ChunkedArray | pa.Array) -> list[dict[str, str]]:
