@@ -4,6 +4,7 @@
 # otherwise the tests that need them are skipped with a loud reason.
 set -euo pipefail
 bash "$(dirname "$0")/install-helm.sh"
+bash "$(dirname "$0")/install-focus-validator.sh"
 if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then
   exit 0
 fi

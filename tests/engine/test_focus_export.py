@@ -16,17 +16,19 @@ from costreport.engine.focus_export import COLUMNS, METHOD_ID, focus_rows, origi
 from tests.engine.test_reconcile import WINDOW, H, billed_cluster
 from tests.engine.tiny_cluster import tiny_cluster
 
-MANDATORY = (  # FOCUS 1.2 Mandatory columns, with 1.3's ServiceProviderName/HostProviderName
+MANDATORY = (  # FOCUS 1.3 Mandatory columns (ProviderName, PublisherName: deprecated, still MUST)
     "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency",
     "BillingPeriodStart", "BillingPeriodEnd", "ChargeCategory", "ChargeClass",
     "ChargeDescription", "ChargePeriodStart", "ChargePeriodEnd", "ContractedCost",
     "EffectiveCost", "InvoiceIssuerName", "ListCost", "PricingQuantity", "PricingUnit",
     "ServiceCategory", "ServiceName", "ServiceProviderName", "HostProviderName",
+    "ProviderName", "PublisherName",
 )  # fmt: skip
 FOCUS_NAMES = {*MANDATORY, "ChargeFrequency", "ConsumedQuantity", "ConsumedUnit", "RegionId",
                "AvailabilityZone", "ResourceId", "ResourceName", "ResourceType", "SubAccountId",
                "Tags", "AllocatedMethodId", "AllocatedMethodDetails", "AllocatedResourceId",
-               "AllocatedResourceName", "AllocatedTags"}  # fmt: skip
+               "AllocatedResourceName", "AllocatedTags", "InvoiceId",
+               "ServiceSubcategory"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,22 @@ def test_mandatory_columns_and_the_x_prefix(rows: list[dict[str, object]]) -> No
     assert set(MANDATORY) <= set(COLUMNS)
     assert [c for c in COLUMNS if c not in FOCUS_NAMES and not c.startswith("x_")] == []
     assert all(set(r) == set(COLUMNS) for r in rows)
+
+
+def test_deprecated_provider_columns_invoice_and_subcategory(
+    rows: list[dict[str, object]],
+) -> None:
+    """ProviderName and PublisherName (deprecated in 1.3, still MUST be present and not null)
+    hold the service provider; InvoiceId is null (no allocation row is on an invoice);
+    ServiceSubcategory is the allowed value under each origin's ServiceCategory."""
+    assert all(r["ProviderName"] == r["PublisherName"] == r["ServiceProviderName"] for r in rows)
+    assert all(r["ProviderName"] for r in rows)
+    assert {r["InvoiceId"] for r in rows} == {None}
+    assert {(r["ServiceCategory"], r["ServiceSubcategory"]) for r in rows} == {
+        ("Compute", "Virtual Machines"),
+        ("Storage", "Block Storage"),
+        ("Networking", "Application Networking"),
+    }
 
 
 def test_charge_periods_are_utc_start_inclusive_end_exclusive(

@@ -33,18 +33,22 @@ COLUMNS: tuple[str, ...] = (
     "ConsumedUnit",
     "ContractedCost",
     "EffectiveCost",
+    "InvoiceId",
     "InvoiceIssuerName",
     "ListCost",
     "PricingQuantity",
     "PricingUnit",
     "ServiceProviderName",
     "HostProviderName",
+    "ProviderName",
+    "PublisherName",
     "RegionId",
     "AvailabilityZone",
     "ResourceId",
     "ResourceName",
     "ResourceType",
     "ServiceCategory",
+    "ServiceSubcategory",
     "ServiceName",
     "SubAccountId",
     "Tags",
@@ -61,7 +65,19 @@ COLUMNS: tuple[str, ...] = (
     "x_Node",
     "x_CostBasis",
 )
-"""Export columns: FOCUS 1.3 mandatory ones, the split-allocation ones, then `x_` ones."""
+"""Export columns: FOCUS 1.3 mandatory ones (with `ProviderName` and `PublisherName`, deprecated
+in 1.3 but still MUST be present, holding the service provider as 1.3's `ServiceProviderName`),
+recommended `InvoiceId` (null: an allocation row is on no invoice) and `ServiceSubcategory`, the
+split-allocation ones, then `x_` ones."""
+
+SUBCATEGORIES = {
+    "Compute": "Virtual Machines",
+    "Storage": "Block Storage",
+    "Networking": "Application Networking",
+}
+"""`ServiceSubcategory` of each origin's `ServiceCategory`: nodes are virtual machines, volumes
+block storage, load balancers "distribution of incoming network traffic" (FOCUS's allowed
+values)."""
 
 PROVIDERS = {"aws": "AWS", "gcp": "Google Cloud", "azure": "Microsoft", "custom": "Not Applicable"}
 
@@ -99,7 +115,11 @@ def complete_row(
         "ChargePeriodStart": iso(day.start_ts),
         "ChargePeriodEnd": iso(day.end_ts),
         "ContractedCost": row["ListCost"],
+        "InvoiceId": None,
         "InvoiceIssuerName": provider,
+        "ProviderName": provider,
+        "PublisherName": provider,
+        "ServiceSubcategory": SUBCATEGORIES.get(str(dims.get("ServiceCategory"))),
         "PricingQuantity": row.get("ConsumedQuantity"),
         "PricingUnit": row.get("ConsumedUnit"),
         "SubAccountId": None,
