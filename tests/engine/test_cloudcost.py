@@ -135,3 +135,40 @@ def test_bad_parameters_are_400s_naming_them(params: dict[str, str], message: st
     with pytest.raises(InvalidParameter) as caught:
         parse_cloud_cost_query(base, now=NOW)
     assert caught.value.message.startswith(message)
+
+
+def test_edges_of_proration_and_presence() -> None:
+    """Sets from 06:00: a line running past both ends is cut by overlap; a zero-length line
+    counts in the set it falls in (its start inclusive); a line ending before it starts counts
+    as zero-length at its start; a zero-cost line makes an item only when it lies strictly
+    inside the window (upstream's comparison); a line before the window counts nowhere."""
+    h = 3600.0
+    starts = [D0, D0 + DAY + 6 * h, D0 + 6 * h, D0 + DAY + 12 * h, D0 - 2 * DAY]
+    ends = [D0 + 3 * DAY, D0 + DAY + 6 * h, D0 + 6 * h, D0 + DAY + 10 * h, D0 - DAY]
+    amounts = np.array([3.0, 5.0, 0.0, 2.0, 7.0])
+    props = {p: [""] * 5 for p in PROPERTIES}
+    props["providerID"] = ["i-1", "i-2", "i-3", "i-4", "i-5"]
+    bill = BillLines(
+        start=np.array(starts),
+        end=np.array(ends),
+        costs={m: amounts.copy() for m in COST_METRICS},
+        kubernetes=np.zeros(5),
+        properties=props,
+        labels=[{}] * 5,
+    )
+    window = "2026-11-01T06:00:00Z,2026-11-03T06:00:00Z"
+    q = parse_cloud_cost_query({"window": window, "aggregate": "providerID"}, now=NOW)
+    first, second = compute_cloud_costs(bill, q)
+    assert first.names == ["i-1"]
+    assert first.costs["listCost"].tolist() == [1.0]  # 24 of the line's 72 hours
+    assert second.names == ["i-1", "i-2", "i-4"]
+    assert second.costs["listCost"].tolist() == [1.0, 5.0, 2.0]
+    q = parse_cloud_cost_query(
+        {"window": window, "aggregate": "providerID", "accumulate": "true"}, now=NOW
+    )
+    [total] = compute_cloud_costs(bill, q)
+    assert dict(zip(total.names, total.costs["netCost"].tolist(), strict=True)) == {
+        "i-1": 2.0,
+        "i-2": 5.0,
+        "i-4": 2.0,
+    }

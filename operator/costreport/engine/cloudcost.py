@@ -190,33 +190,19 @@ def compute_cloud_costs(lines: BillLines, query: CloudCostQuery) -> list[CloudCo
         group_name[g] = code
         members[code].append(g)
     line_name = group_name[line_group] if len(lines) else np.zeros(0, np.int64)
-    keep = line_name >= 0
-    duration = np.maximum(lines.end - lines.start, 0.0)
     n = len(names)
-    per_day_cost = np.zeros((len(days), len(COST_METRICS), n))
-    per_day_k8s = np.zeros((len(days), len(COST_METRICS), n))
-    for d, day in enumerate(days):
-        a, z = day.start_ts, day.end_ts
-        overlap = np.minimum(lines.end, z) - np.maximum(lines.start, a)
-        instant = (duration == 0) & (lines.start >= a) & (lines.start < z)
-        share = np.where(
-            duration > 0,
-            np.clip(overlap, 0, None) / np.where(duration > 0, duration, 1),
-            instant.astype(float),
-        )
-        mask = keep & (share > 0)
-        codes = line_name[mask]
-        for m, metric in enumerate(COST_METRICS):
-            cost = lines.costs[metric][mask] * share[mask]
-            per_day_cost[d, m] = np.bincount(codes, cost, n)
-            per_day_k8s[d, m] = np.bincount(codes, cost * lines.kubernetes[mask], n)
+    per_day_cost, per_day_k8s, touched_day = _per_day(lines, line_name, days, n)
+    # Lines without a positive charge period touch a window by the plain comparison below.
+    odd = np.flatnonzero((lines.end <= lines.start) & (line_name >= 0))
     out: list[CloudCostSet] = []
     for group in accumulation_groups(days, query.accumulate):
         window = Window(days[group[0]].start, days[group[-1]].end)
         cost = per_day_cost[group].sum(axis=0)
         k8s = per_day_k8s[group].sum(axis=0)
         present = np.flatnonzero(
-            np.any(per_day_cost[group] != 0, axis=(0, 1)) | _touched(lines, line_name, window, n)
+            np.any(per_day_cost[group] != 0, axis=(0, 1))
+            | touched_day[group].any(axis=0)
+            | _touched(lines.start[odd], lines.end[odd], line_name[odd], window, n)
         )
         out.append(
             CloudCostSet(
@@ -257,10 +243,53 @@ def _group_lines(
     return line_group, groups
 
 
-def _touched(lines: BillLines, line_name: np.ndarray, window: Window, n: int) -> np.ndarray:
-    """Items with a line in the window (a zero-cost line still makes an item, as upstream)."""
-    inside = (line_name >= 0) & (lines.start < window.end_ts) & (lines.end > window.start_ts)
-    return np.bincount(line_name[inside], minlength=n) > 0 if n else np.zeros(0, bool)
+def _per_day(
+    lines: BillLines, line_name: np.ndarray, days: Sequence[Window], n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per day, metric and item: cost and Kubernetes cost (a line over several days prorated
+    by overlap, a zero-length line in the day it falls in); per day and item: whether a line
+    with a positive charge period overlaps it.
+
+    Each line is cut into its (line, day) pieces once, in line order, so every (day, item) sum
+    adds the same numbers in the same order as a pass over all lines per day would.
+    """
+    d_count = len(days)
+    starts = np.array([d.start_ts for d in days])
+    ends = np.array([d.end_ts for d in days])
+    duration = np.maximum(lines.end - lines.start, 0.0)
+    keep = line_name >= 0
+    first = np.searchsorted(ends, lines.start, side="right")  # the first day ending after it
+    last = np.searchsorted(starts, lines.end, side="left") - 1  # the last starting before its end
+    timed = keep & (duration > 0)
+    inside = first < d_count
+    instant = keep & (duration == 0) & inside
+    instant &= lines.start >= starts[np.minimum(first, d_count - 1)] if d_count else inside
+    count = np.where(timed, np.maximum(last - first + 1, 0), 0) + instant
+    line = np.repeat(np.arange(len(lines)), count)
+    offsets = np.cumsum(count) - count
+    day = first[line] + (np.arange(line.shape[0]) - offsets[line])
+    overlap = np.minimum(lines.end[line], ends[day]) - np.maximum(lines.start[line], starts[day])
+    span = duration[line]
+    share = np.where(span > 0, np.clip(overlap, 0, None) / np.where(span > 0, span, 1), 1.0)
+    bins = day * n + line_name[line]
+    size = d_count * n
+    cost = np.zeros((d_count, len(COST_METRICS), n))
+    k8s = np.zeros((d_count, len(COST_METRICS), n))
+    for m, metric in enumerate(COST_METRICS):
+        piece = lines.costs[metric][line] * share
+        cost[:, m] = np.bincount(bins, piece, size).reshape(d_count, n)
+        k8s[:, m] = np.bincount(bins, piece * lines.kubernetes[line], size).reshape(d_count, n)
+    touched = np.bincount(bins[span > 0], minlength=size).reshape(d_count, n) > 0
+    return cost, k8s, touched
+
+
+def _touched(
+    start: np.ndarray, end: np.ndarray, name: np.ndarray, window: Window, n: int
+) -> np.ndarray:
+    """Items with one of these lines in the window (a zero-cost line still makes an item, as
+    upstream)."""
+    inside = (start < window.end_ts) & (end > window.start_ts)
+    return np.bincount(name[inside], minlength=n) > 0 if n else np.zeros(0, bool)
 
 
 def accumulate_all(sets: Sequence[CloudCostSet]) -> CloudCostSet | None:

@@ -93,18 +93,44 @@ def _currency(table: pa.Table) -> str:
     return sorted(currencies)[0] if currencies else "USD"
 
 
+GROUPED = (*(COLUMN_OF[p] for p in PROPERTIES), "tags", "currency", "provider")
+"""Columns cloud-cost queries read as dictionary arrays (few distinct texts, many lines)."""
+
+
+def _value_codes(column: pa.ChunkedArray, null_as: str) -> np.ndarray:
+    """Per row a code, equal exactly for equal values (a null counts as `null_as`)."""
+    arr = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+    assert isinstance(arr, pa.DictionaryArray)
+    found = pc.index(arr.dictionary, null_as).as_py()
+    fill = found if found >= 0 else len(arr.dictionary)
+    return np.asarray(pc.fill_null(arr.indices, fill).to_numpy(zero_copy_only=False), np.int64)
+
+
+def _first_seen(key: np.ndarray) -> np.ndarray:
+    """Dense codes of an integer key, numbered in order of first appearance."""
+    encoded = pc.dictionary_encode(pa.array(key, pa.int64()))
+    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
+
+
 def grouped_lines(table: pa.Table, kubernetes_ids: frozenset[str] = frozenset()) -> BillLines:
-    """Bill rows as engine columns grouped by identical properties and tags (in Arrow, not per
-    line in Python): what cloud-cost queries read."""
-    costs = cost_metrics(table)
-    columns = [pc.fill_null(table[COLUMN_OF[p]], "") for p in PROPERTIES]
-    key = pc.binary_join_element_wise(*columns, pc.fill_null(table["tags"], "{}"), "\x1f")
-    encoded = pc.dictionary_encode(key).combine_chunks() if table.num_rows else None
-    if encoded is None:
+    """Bill rows as engine columns grouped by identical properties and tags (in Arrow and
+    numpy, not per line in Python): what cloud-cost queries read. Each column's values are
+    coded (from Parquet's dictionaries when read so), the codes combined column by column and
+    renumbered in order of first appearance."""
+    if not table.num_rows:
         return BillLines.empty()
-    group = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
-    first = pc.index_in(encoded.dictionary, value_set=key).to_numpy(zero_copy_only=False)
-    picked = table.take(pa.array(np.asarray(first, np.int64)))
+    costs = cost_metrics(table)
+    table = table.unify_dictionaries()
+    codes = [_value_codes(table[COLUMN_OF[p]], "") for p in PROPERTIES]
+    codes.append(_value_codes(table["tags"], "{}"))
+    key = codes[0]
+    for column in codes[1:]:
+        key = _first_seen(key * (int(column.max()) + 1) + column)  # stays below rows²
+    group = key  # already numbered in order of first appearance
+    first = np.unique(group, return_index=True)[1]
+    picked = table.take(pa.array(first, pa.int64()))
     values = list(zip(*(picked[COLUMN_OF[p]].to_pylist() for p in PROPERTIES), strict=True))
     labels = [json.loads(t or "{}") for t in picked["tags"].to_pylist()]
     groups = [(tuple(v or "" for v in vs), lab) for vs, lab in zip(values, labels, strict=True)]
@@ -160,7 +186,7 @@ class CloudCosts:
 
     def _lines(self, start: float, end: float, cloud: bool) -> BillLines:
         columns = [c for c in NORMALISED.names if c != "labels"] if cloud else None
-        table = self.store.read(start, end, columns=columns)
+        table = self.store.read(start, end, columns=columns, dictionary=GROUPED if cloud else ())
         providers = pc.unique(table["provider"]).to_pylist()
         wanted = [p for p in providers if is_cloud(p or "") == cloud]
         table = table.filter(pc.is_in(table["provider"], value_set=pa.array(wanted, pa.string())))

@@ -61,7 +61,7 @@ class BillingStore:
 
     def __init__(self, ledger: LedgerStore) -> None:
         self.ledger = ledger
-        self._cache: dict[tuple[str, tuple[str, ...]], pa.Table] = {}
+        self._cache: dict[tuple[str, tuple[str, ...], tuple[str, ...]], pa.Table] = {}
 
     # -- ingest ---------------------------------------------------------------------------
     def ingest(self, url: str) -> BillingReport:
@@ -163,11 +163,21 @@ class BillingStore:
         end: float,
         entries: Iterable[dict[str, Any]] | None = None,
         columns: Sequence[str] | None = None,
+        dictionary: Sequence[str] = (),
     ) -> pa.Table:
         """Every ingested bill row whose charge period overlaps [start, end) (only `columns`
-        when given: a query that needs no label map does not decode one)."""
+        when given: a query that needs no label map does not decode one; `dictionary` columns
+        as dictionary arrays, so a text repeated on a million lines is decoded once)."""
         wanted = tuple(columns) if columns else tuple(NORMALISED.names)
-        schema = pa.schema([NORMALISED.field(c) for c in wanted])
+        encoded = tuple(c for c in dictionary if c in wanted)
+        schema = pa.schema(
+            [
+                pa.field(c, pa.dictionary(pa.int32(), pa.string()))
+                if c in encoded
+                else NORMALISED.field(c)
+                for c in wanted
+            ]
+        )
         parts = []
         for entry in self.entries() if entries is None else entries:
             data = entry.get("data")
@@ -175,14 +185,14 @@ class BillingStore:
                 continue
             if entry["start"] >= end or entry["end"] <= start:
                 continue
-            table = self._cache.get((data, wanted))
+            table = self._cache.get((data, wanted, encoded))
             if table is None:
-                table = self.ledger.read_file_table(data, wanted)
+                table = self.ledger.read_file_table(data, wanted, encoded)
                 if table is None:
                     continue  # replaced since the listing
                 while len(self._cache) >= CACHE_FILES:
                     self._cache.pop(next(iter(self._cache)))
-                self._cache[(data, wanted)] = table
+                self._cache[(data, wanted, encoded)] = table
             mask = pc.and_(pc.less(table["start"], end), pc.greater(table["end"], start))
             parts.append(table.filter(mask))
         return pa.concat_tables(parts) if parts else schema.empty_table()

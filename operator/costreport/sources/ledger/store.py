@@ -246,12 +246,17 @@ class LedgerStore:
         return sorted(i.path[len(base) :] for i in infos if i.type == pafs.FileType.File)
 
     def read_file_table(
-        self, relative: str, columns: Sequence[str] | None = None
+        self,
+        relative: str,
+        columns: Sequence[str] | None = None,
+        dictionary: Sequence[str] = (),
     ) -> pa.Table | None:
-        """A Parquet file by relative path, optionally only some columns (None when absent)."""
+        """A Parquet file by relative path, optionally only some columns (None when absent);
+        `dictionary` columns come as dictionary arrays (each distinct text decoded once)."""
         try:
             with self.fs.open_input_file(self._path(relative)) as handle:
-                return pq.ParquetFile(handle).read(columns=list(columns) if columns else None)
+                file = pq.ParquetFile(handle, read_dictionary=list(dictionary) or None)
+                return file.read(columns=list(columns) if columns else None)
         except FileNotFoundError:
             return None
         except (OSError, pa.ArrowException) as error:
