@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from costreport.sources.ledger.codec import decode
 from costreport.sources.ledger.reader import ENGINE_TABLES, _merge_within_sets
 from costreport.sources.sample import SampleSource
 from costreport.sources.service import query_allocations
+from modes import compare
 
 NOW = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
 
@@ -84,20 +84,17 @@ def main() -> None:
         )
     print(f"{args.clusters} clusters × scale {args.scale:g} × {args.days} days hourly, "
           f"{store.size_bytes() / 2**20:.0f} MiB")  # fmt: skip
-    results = {}
-    for mode in ("together", "1", "2"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--days", str(args.days), "--measure", url, mode],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        results[mode] = json.loads(out.stdout)
-    base = results["together"]
-    for mode, label in (("together", "all clusters decoded together (baseline)"),
-                        ("1", "one cluster per worker, 1 worker"),
-                        ("2", "one cluster per worker, 2 workers")):  # fmt: skip
-        r = results[mode]
-        print(f"{label:44} {r['seconds']:6.2f} s ({r['seconds'] / base['seconds']:.2f}×)  "
-              f"peak {r['mib']:6.0f} MiB ({r['mib'] / base['mib']:.2f}×)")  # fmt: skip
+    compare(
+        __file__,
+        [
+            (mode, label, ["--days", str(args.days), "--measure", url, mode])
+            for mode, label in (
+                ("together", "all clusters decoded together (baseline)"),
+                ("1", "one cluster per worker, 1 worker"),
+                ("2", "one cluster per worker, 2 workers"),
+            )
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -16,8 +16,6 @@ import argparse
 import asyncio
 import json
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from modes import compare, peak_mib
 
 HEADER = (
     "BillingAccountId,BillingAccountName,BillingCurrency,ChargeCategory,ChargePeriodStart,"
@@ -73,10 +73,6 @@ def generate(path: Path, megabytes: float) -> int:
     return rows
 
 
-def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def measure(mode: str, bills: str, ledger: str) -> dict[str, float]:
     began = time.perf_counter()
     if mode == "baseline":
@@ -119,21 +115,17 @@ def main() -> None:
     size = (work / "bills" / "focus.csv").stat().st_size
     took = time.perf_counter() - began
     print(f"{size / 1e6:.0f} MB FOCUS CSV, {rows:,} rows (generated in {took:.0f} s)")
-    results = {}
-    for mode in ("baseline", "ingest", "query"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--measure", mode, str(work / "bills"),
-             str(work / "ledger")],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        results[mode] = json.loads(out.stdout)
-    base = results["baseline"]
-    for mode, label in (("baseline", "pyarrow read_csv of the whole file (baseline)"),
-                        ("ingest", "ingest: checked, normalised, streamed to the ledger"),
-                        ("query", "cloud-cost table for the month by service")):  # fmt: skip
-        r = results[mode]
-        print(f"{label:52} {r['seconds']:6.1f} s ({r['seconds'] / base['seconds']:.2f}×)  "
-              f"peak RSS {r['mib']:6.0f} MiB ({r['mib'] / base['mib']:.2f}×)")  # fmt: skip
+    compare(
+        __file__,
+        [
+            (mode, label, ["--measure", mode, str(work / "bills"), str(work / "ledger")])
+            for mode, label in (
+                ("baseline", "pyarrow read_csv of the whole file (baseline)"),
+                ("ingest", "ingest: checked, normalised, streamed to the ledger"),
+                ("query", "cloud-cost table for the month by service"),
+            )
+        ],
+    )
 
 
 if __name__ == "__main__":
