@@ -94,6 +94,7 @@ def main() -> None:
                 ("2", "one cluster per worker, 2 workers"),
             )
         ],
+        memory="peak (Arrow + Python)",
     )
 
 

@@ -16,11 +16,11 @@ def peak_mib() -> float:
 
 
 def compare(
-    script: str, modes: Sequence[tuple[str, str, Sequence[str]]]
+    script: str, modes: Sequence[tuple[str, str, Sequence[str]]], memory: str = "peak RSS"
 ) -> dict[str, dict[str, float]]:
     """Run `script` once per mode with that mode's arguments (it prints its measure as JSON
-    with `seconds` and `mib`), then print each as seconds and peak RSS, and as ratios against
-    the first mode. `modes` holds (name, label, arguments)."""
+    with `seconds` and `mib`), then print each as seconds and memory (named `memory`), and as
+    ratios against the first mode. `modes` holds (name, label, arguments)."""
     results: dict[str, dict[str, float]] = {}
     for name, _, arguments in modes:
         out = subprocess.run(
@@ -33,6 +33,6 @@ def compare(
         r = results[name]
         print(
             f"{label:{width}} {r['seconds']:7.2f} s ({r['seconds'] / base['seconds']:.2f}×)  "
-            f"peak RSS {r['mib']:6.0f} MiB ({r['mib'] / base['mib']:.2f}×)"
+            f"{memory} {r['mib']:6.0f} MiB ({r['mib'] / base['mib']:.2f}×)"
         )
     return results
