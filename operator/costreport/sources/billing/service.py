@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from costreport.engine.cloudcost import CloudCostQuery, CloudCostSet, compute_cloud_costs
 from costreport.model.billing import PROPERTIES, BillLines
 from costreport.model.window import Window
+from costreport.sources.billing import daily
 from costreport.sources.billing.focus import NORMALISED
 from costreport.sources.billing.store import BillingReport, BillingStore
 
@@ -179,14 +180,23 @@ class CloudCosts:
         store: BillingStore,
         url: str | None = None,
         kubernetes_ids: Callable[[], frozenset[str]] | None = None,
+        by_day: bool = True,
     ) -> None:
         self.store, self.url = store, url
+        self.by_day = by_day
+        """Whether windows of whole UTC days read the bills' day rows (`daily`)."""
         self.kubernetes_ids = kubernetes_ids or (lambda: frozenset())
         self.last: BillingReport | None = None
 
     def _lines(self, start: float, end: float, cloud: bool) -> BillLines:
-        columns = [c for c in NORMALISED.names if c != "labels"] if cloud else None
-        table = self.store.read(start, end, columns=columns, dictionary=GROUPED if cloud else ())
+        table = None
+        if cloud and self.by_day and daily.aligned(start, end):
+            table = self.store.read_days(start, end, dictionary=GROUPED)
+        if table is None:
+            columns = [c for c in NORMALISED.names if c != "labels"] if cloud else None
+            table = self.store.read(
+                start, end, columns=columns, dictionary=GROUPED if cloud else ()
+            )
         providers = pc.unique(table["provider"]).to_pylist()
         wanted = [p for p in providers if is_cloud(p or "") == cloud]
         table = table.filter(pc.is_in(table["provider"], value_set=pa.array(wanted, pa.string())))

@@ -3,11 +3,12 @@
 Layout under the ledger:
 
     _billing/data/<file id>-<version>.parquet   the file's normalised rows (`focus.NORMALISED`)
+    _billing/daily/<file id>-<version>.parquet  the same summed per UTC day (`daily`)
     _billing/files/<file id>.json               its manifest entry (the moment it is visible)
 
 `<file id>` is a hash of the bill file's path under `--billing`; `<version>` of its size and
 modification time. A new or changed file is read whole, written under a new data name, then
-its manifest entry is replaced, then the old data file deleted: a crash at any point leaves
+its manifest entry is replaced, then the old data files deleted: a crash at any point leaves
 either the old rows or the new ones visible, never half of a file and never both. A file that
 fails to read keeps its previous rows (if any) and records the error in its entry.
 """
@@ -28,6 +29,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from costreport.model.errors import SourceUnavailable
+from costreport.sources.billing import daily
 from costreport.sources.billing.focus import NORMALISED, BillError, normalised_batches
 from costreport.sources.ledger.store import LedgerStore, filesystem_for
 
@@ -37,6 +39,8 @@ PREFIX = "_billing"
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
 CACHE_FILES = 16
 """Bill data files kept decoded in memory (oldest out first)."""
+DAILY_BATCH_ROWS = 1 << 20
+"""Lines turned into day rows at a time while ingesting (memory: one batch and the day rows)."""
 MAX_FILE_BYTES = 50 << 30
 """Bill files larger than this are refused (a month of a large account is a few GB)."""
 
@@ -87,10 +91,12 @@ class BillingStore:
                 continue
             version = hashlib.sha256(stamp.encode()).hexdigest()[:12]
             data_path = f"{PREFIX}/data/{_file_id(relative)}-{version}.parquet"
+            daily_path = f"{PREFIX}/daily/{_file_id(relative)}-{version}.parquet"
             try:
                 if (info.size or 0) > MAX_FILE_BYTES:
                     raise BillError(relative, f"{info.size} bytes; at most {MAX_FILE_BYTES}")
                 written = self._write_streamed(fs, info.path, relative, data_path)
+                self._write_daily(data_path, daily_path)
             except BillError as error:
                 report.failed[relative] = str(error)
                 log.warning("bill file refused", extra={"context": {"error": str(error)}})
@@ -104,13 +110,14 @@ class BillingStore:
                     "path": relative,
                     "stamp": stamp,
                     "data": data_path,
+                    "daily": daily_path,
                     **written,
                     "ingested": _now(),
                     "error": None,
                 },
             )
             if entry is not None and entry.get("data") and entry["data"] != data_path:
-                self.ledger.delete([entry["data"]])
+                self.ledger.delete([p for p in (entry["data"], entry.get("daily")) if p])
             report.ingested.append(relative)
             report.rows += int(written["rows"])
         report.seconds = time.perf_counter() - began
@@ -147,6 +154,20 @@ class BillingStore:
             "currency": sorted(currencies),
         }
 
+    def _write_daily(self, data_path: str, daily_path: str) -> None:
+        """The data file's lines summed per UTC day (`daily`), read back batch by batch."""
+        parts, offset = [], 0
+        for batch in self.ledger.read_batches(data_path, daily.COLUMNS, DAILY_BATCH_ROWS):
+            parts.append(daily.day_rows(pa.Table.from_batches([batch]), offset))
+            offset += batch.num_rows
+        table = (
+            daily.merge(parts)
+            if parts
+            else pa.schema([NORMALISED.field(c) for c in daily.COLUMNS]).empty_table()
+        )
+        with self.ledger.open_output(daily_path) as stream:
+            pq.write_table(table, stream, compression="zstd")
+
     # -- reading --------------------------------------------------------------------------
     def entries(self) -> list[dict[str, Any]]:
         """Every bill file's manifest entry."""
@@ -164,10 +185,12 @@ class BillingStore:
         entries: Iterable[dict[str, Any]] | None = None,
         columns: Sequence[str] | None = None,
         dictionary: Sequence[str] = (),
+        kind: str = "data",
     ) -> pa.Table:
         """Every ingested bill row whose charge period overlaps [start, end) (only `columns`
         when given: a query that needs no label map does not decode one; `dictionary` columns
-        as dictionary arrays, so a text repeated on a million lines is decoded once)."""
+        as dictionary arrays, so a text repeated on a million lines is decoded once); `kind`
+        "daily" reads the day rows instead (see `read_days`)."""
         wanted = tuple(columns) if columns else tuple(NORMALISED.names)
         encoded = tuple(c for c in dictionary if c in wanted)
         schema = pa.schema(
@@ -180,7 +203,7 @@ class BillingStore:
         )
         parts = []
         for entry in self.entries() if entries is None else entries:
-            data = entry.get("data")
+            data = entry.get(kind)
             if not data or entry.get("start") is None:
                 continue
             if entry["start"] >= end or entry["end"] <= start:
@@ -196,6 +219,23 @@ class BillingStore:
             mask = pc.and_(pc.less(table["start"], end), pc.greater(table["end"], start))
             parts.append(table.filter(mask))
         return pa.concat_tables(parts) if parts else schema.empty_table()
+
+    def read_days(
+        self, start: float, end: float, dictionary: Sequence[str] = ()
+    ) -> pa.Table | None:
+        """The day rows (`daily.COLUMNS`) of every bill overlapping [start, end), or None when
+        one was ingested before day rows existed (then only its lines can answer)."""
+        entries = [
+            e
+            for e in self.entries()
+            if e.get("data")
+            and e.get("start") is not None
+            and e["start"] < end
+            and e["end"] > start
+        ]
+        if any(not e.get("daily") for e in entries):
+            return None
+        return self.read(start, end, entries, daily.COLUMNS, dictionary, kind="daily")
 
     def has_bills(self) -> bool:
         """Whether any bill file was ingested."""

@@ -264,6 +264,16 @@ class LedgerStore:
                 return None
             raise SourceUnavailable(f"ledger {self.url}: cannot read {relative}: {error}") from None
 
+    def read_batches(
+        self, relative: str, columns: Sequence[str], rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        """A Parquet file's columns, `rows` at a time."""
+        try:
+            with self.fs.open_input_file(self._path(relative)) as handle:
+                yield from pq.ParquetFile(handle).iter_batches(rows, columns=list(columns))
+        except (OSError, pa.ArrowException) as error:
+            raise SourceUnavailable(f"ledger {self.url}: cannot read {relative}: {error}") from None
+
     def subdirectories(self, relative: str) -> list[str]:
         """Names of the directories right under a relative path (none when it is absent)."""
         try:
