@@ -39,7 +39,7 @@ PREFIX = "_billing"
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
 CACHE_FILES = 16
 """Bill data files kept decoded in memory (oldest out first)."""
-DAILY_BATCH_ROWS = 1 << 20
+DAILY_BATCH_ROWS = 1 << 18
 """Lines turned into day rows at a time while ingesting (memory: one batch and the day rows)."""
 MAX_FILE_BYTES = 50 << 30
 """Bill files larger than this are refused (a month of a large account is a few GB)."""
