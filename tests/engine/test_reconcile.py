@@ -138,3 +138,28 @@ def test_an_unmatched_node_keeps_its_list_price_and_is_named() -> None:
     result = compute_allocations(data, query, now=WINDOW.end_ts + H)
     assert result.meta["costBasis"]["nodeCostMatched"] == pytest.approx(8.64 / (8.64 + 26.16))
     assert "node n2 (i-n2)" in result.meta["costBasis"]["unmatched"]
+
+
+def test_hours_the_bill_does_not_cover_yet_keep_their_list_price() -> None:
+    """n1's bill covers only 00:00–12:00 (2.16 = 0.5 × its 4.32 list for those hours): the
+    later hours stay at list, so n1's day factor is (2.16 + 4.32) / 8.64 = 0.75, not 0.25.
+    a: 1.68 × 0.75 + 0.36 = 1.62; b: 1.68 × 0.75 + 12.63 × 0.5 + 0.24 = 7.815; c: 0.09;
+    idle: 5.16 × 0.75 + 13.53 × 0.5 = 10.635; total 20.4 = bills 15.6 + n1's uncovered 4.32
+    + the volumes' 0.48. With 12-hour sets, a's web-1 is 0.84 × 0.5 + 0.18 and 0.84 + 0.18."""
+    data = billed_cluster()
+    data.bills = {**data.bills, resource_key("i-n1"): bill(2.16, T0, T0 + 12 * H)}
+    query = AllocationQuery(window=WINDOW, include_idle=True, aggregate=("namespace",))
+    result = compute_allocations(data, query, now=WINDOW.end_ts + H)
+    s = result.sets[0]
+    got = {n: float(s.columns["totalCost"][i]) for i, n in enumerate(s.names)}
+    assert got == pytest.approx(
+        {"a": 1.62, "b": 7.815, "c": 0.09, "__idle__": 10.635, "__unmounted__": 0.24}
+    )
+    assert sum(got.values()) == pytest.approx(20.4)
+    assert result.meta["costBasis"]["nodeCostMatched"] == pytest.approx(
+        (4.32 + 26.16) / (8.64 + 26.16), abs=1e-6
+    )
+    halves = AllocationQuery(window=WINDOW, aggregate=("namespace",), step=timedelta(hours=12))
+    sets = compute_allocations(data, halves, now=WINDOW.end_ts + H).sets
+    a = [float(x.columns["totalCost"][x.names.index("a")]) for x in sets]
+    assert a == pytest.approx([0.84 * 0.5 + 0.18, 0.84 + 0.18])

@@ -8,13 +8,16 @@ meet, as do `gce://project/zone/node-1` and `//compute.googleapis.com/…/instan
 A LoadBalancer service matches the bill line tagged `kubernetes.io/service-name` =
 `<namespace>/<name>` (how the AWS, GCP and Azure cloud providers tag the balancers they make).
 
-For every step set and matched resource, a factor = billed effective cost / list cost in the
-set. Bill lines are spread over the node-hours (volume-hours, balancer-hours) of the resources
-they match within their charge period, so a daily line of a node that lived six hours bills
-those six hours, and a scale set's line is shared by its instances. The engine prices with the
-factors; the response keeps OpenCost's list-priced `cpuCost`, `ramCost`, `gpuCost`, `pvCost`,
-`loadBalancerCost` and carries the difference in the matching `…CostAdjustment` fields, so
-every row's `totalCost`, idle included, sums to the bill of the matched resources.
+For every step set and matched resource, a factor = (billed effective cost + the list cost of
+its hours no bill line covers yet) / list cost in the set: hours past the bill's end (bills
+arrive a day or three late) keep their list price until their line arrives. Bill lines are
+spread over the node-hours (volume-hours, balancer-hours) of the resources they match within
+their charge period, so a daily line of a node that lived six hours bills those six hours, and a
+scale set's line is shared by its instances. The engine prices with the factors; the response
+keeps OpenCost's list-priced `cpuCost`, `ramCost`, `gpuCost`, `pvCost`, `loadBalancerCost` and
+carries the difference in the matching `…CostAdjustment` fields, so every row's `totalCost`,
+idle included, sums to the bill of the matched resources plus the list cost of the hours no
+line covers.
 """
 
 from __future__ import annotations
@@ -86,6 +89,45 @@ def _spread(
     return out, any_line
 
 
+def _covered(bill: ResourceBill, life: tuple[float, float], sets: Sequence[Window]) -> np.ndarray:
+    """Per set: the seconds of a resource's life that some bill line's charge period covers.
+    Hours no line covers yet (the bill arrives a day or three late) keep their list price."""
+    spans = sorted(zip(bill.start.tolist(), bill.end.tolist(), strict=True))
+    merged: list[list[float]] = []
+    for a, z in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], z)
+        elif z > a:
+            merged.append([a, z])
+    s0, s1 = life
+    out = np.zeros(len(sets))
+    for a, z in merged:
+        a, z = max(a, s0), min(z, s1)
+        if z <= a:
+            continue
+        for k, window in enumerate(sets):
+            seconds = min(z, window.end_ts) - max(a, window.start_ts)
+            if seconds > 0:
+                out[k] += seconds
+    return out
+
+
+def _share_covered(
+    bill: ResourceBill, life: tuple[float, float], sets: Sequence[Window]
+) -> np.ndarray:
+    """Per set: the share of a resource's life in the set that bill lines cover (0…1)."""
+    s0, s1 = life
+    lived = np.array([max(min(s1, w.end_ts) - max(s0, w.start_ts), 0.0) for w in sets])
+    covered = _covered(bill, life, sets)
+    return np.where(lived > 0, np.minimum(covered / np.where(lived > 0, lived, 1), 1.0), 0.0)
+
+
+def _factor(billed: np.ndarray, listed: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """Per set: (billed cost + list cost of the uncovered part) ÷ list cost (1 without any)."""
+    reconciled = billed + listed * (1.0 - covered)
+    return np.where(listed > 0, reconciled / np.where(listed > 0, listed, 1), 1.0)
+
+
 def reconciliation_factors(data: ClusterData, sets: Sequence[Window]) -> Factors:
     """The factors of every matched node, volume and balancer in every set."""
     n_sets = len(sets)
@@ -111,19 +153,18 @@ def reconciliation_factors(data: ClusterData, sets: Sequence[Window]) -> Factors
         factors.total_list += float(list_cost.sum())
         bill = bills.get(key) if key else None
         billed, matched = _spread(bill, lives, sets) if bill is not None else ({}, False)
-        if not matched:
+        if bill is None or not matched:
             for i, _, _ in lives:
                 name = data.nodes[i].name
                 factors.unmatched.append(
                     f"node {name} ({data.nodes[i].provider_id or 'no providerID'})"
                 )
             continue
-        factors.matched_list += float(list_cost.sum())
-        for j, (i, _, _) in enumerate(lives):
+        for j, (i, s0, s1) in enumerate(lives):
             got = billed.get(i, np.zeros(n_sets))
-            factors.node[:, i] = np.where(
-                list_cost[:, j] > 0, got / np.where(list_cost[:, j] > 0, list_cost[:, j], 1), 1.0
-            )
+            share = _share_covered(bill, (s0, s1), sets)
+            factors.matched_list += float((list_cost[:, j] * share).sum())
+            factors.node[:, i] = _factor(got, list_cost[:, j], share)
     for i, pv in enumerate(data.volumes):
         bill = bills.get(resource_key(pv.provider_id)) if pv.provider_id else None
         _set_factor(
@@ -173,7 +214,7 @@ def _set_factor(
         factors.unmatched.append(name)
         return
     got = billed.get(i, np.zeros(len(sets)))
-    target[:, i] = np.where(listed > 0, got / np.where(listed > 0, listed, 1), 1.0)
+    target[:, i] = _factor(got, listed, _share_covered(bill, (s0, s1), sets))
 
 
 def merge_adjustments(
