@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 
 from costreport.engine.focus_export import COLUMNS, METHOD_ID, focus_rows, origin_totals
+from costreport.engine.reconcile import resource_key
 from tests.engine.test_reconcile import WINDOW, H, billed_cluster
 from tests.engine.tiny_cluster import tiny_cluster
 
@@ -211,3 +212,26 @@ def test_volume_and_load_balancer_rows_name_their_resource_and_whole_share(
                     }
                 ]
             }
+
+
+def test_origins_without_a_bill_line_that_day_are_flagged_list() -> None:
+    """Reconciled rows copy their origin's bill; an origin with no bill line that day keeps
+    list-price estimates and says so in `x_CostBasis` (n2's line removed here; the volumes
+    never had one)."""
+    data = billed_cluster()
+    data.bills = {
+        k: v
+        for k, v in data.bills.items()
+        if k != resource_key("arn:aws:ec2:us-east-1:111:instance/i-n2")
+    }
+    got = {
+        (r["ResourceType"], r["ResourceId"]): r["x_CostBasis"]
+        for r in focus_rows(data, WINDOW, now=WINDOW.end_ts + H)
+    }
+    assert got == {
+        ("Virtual Machine", "i-n1"): "reconciled",
+        ("Virtual Machine", "i-n2"): "list",
+        ("Load Balancer", "c1/a/web"): "reconciled",
+        ("Volume", "vol-1"): "list",
+        ("Volume", "vol-2"): "list",
+    }

@@ -131,6 +131,18 @@ def complete_row(
     return {name: out.get(name) for name in COLUMNS}
 
 
+def origin_basis(data: ClusterData, key: str, day: Window, basis: str) -> tuple[str, float]:
+    """An origin's `x_CostBasis` and BilledCost / EffectiveCost ratio for the day: the query's
+    basis and the bill's ratio where a bill line covers the resource that day, else list
+    prices (an estimate, flagged `list`) and 1."""
+    if basis != "reconciled":
+        return basis, 1.0
+    bill = data.bills.get(key) if key else None
+    if bill is None or not np.any((bill.start < day.end_ts) & (bill.end > day.start_ts)):
+        return "list", 1.0
+    return basis, billed_ratio(data, key, day)
+
+
 def billed_ratio(data: ClusterData, key: str, day: Window) -> float:
     """A resource's BilledCost / EffectiveCost over the day (1 without a bill line)."""
     bill = data.bills.get(key) if key else None

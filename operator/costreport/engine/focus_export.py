@@ -160,9 +160,9 @@ def focus_rows(
                     )
                 )
         billed = _billed_ratios(data, day) if reconciled else {}
-        yield from (
-            _complete(data, day, node, row, basis, billed.get(node, 1.0)) for node, row in rows
-        )
+        for node, row in rows:  # a node without a bill line that day: list prices, flagged
+            own, ratio = (basis, billed[node]) if node in billed else ("list", 1.0)
+            yield _complete(data, day, node, row, own, ratio)
         yield from storage_rows(data, s, day, basis, reconciled, namespaces)
 
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from costreport.engine.focus_columns import PROVIDERS, billed_ratio, complete_row
+from costreport.engine.focus_columns import PROVIDERS, complete_row, origin_basis
 from costreport.engine.reconcile import reconciliation_factors, resource_key, service_key
 from costreport.model.allocation import AllocationSet
 from costreport.model.cluster import ClusterData
@@ -78,8 +78,8 @@ def storage_rows(
                 props,
             )
             _consumed(row, gib_hours, "GiB-Hours", METHOD_ID, remainder)
-            ratio = billed_ratio(data, resource_key(pv.provider_id), day) if reconciled else 1.0
-            yield complete_row(data, day, dims, row, basis, ratio)
+            own, ratio = origin_basis(data, resource_key(pv.provider_id), day, basis)
+            yield complete_row(data, day, dims, row, own, ratio)
         for key, entry in (s.lb_allocations[i] or {}).items():
             found_lb = balancers.get(key)
             if found_lb is None or not isinstance(entry, Mapping):
@@ -105,12 +105,8 @@ def storage_rows(
                 props,
             )
             _consumed(row, entry.get("hours"), "Hours", LB_METHOD_ID, remainder)
-            ratio = (
-                billed_ratio(data, service_key(lb.namespace, lb.service), day)
-                if reconciled
-                else 1.0
-            )
-            yield complete_row(data, day, dims, row, basis, ratio)
+            own, ratio = origin_basis(data, service_key(lb.namespace, lb.service), day, basis)
+            yield complete_row(data, day, dims, row, own, ratio)
 
 
 def _dims(
