@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -124,3 +125,24 @@ def test_a_bill_ingested_without_day_rows_is_read_line_by_line(ledger: LedgerSto
     service = CloudCosts(ledger_copy)
     answered = asyncio.run(service.sets(query))
     assert [s.names for s in answered] == [s.names for s in _sets(ledger, params, by_day=False)]
+
+
+def test_a_bill_ingested_before_day_rows_gets_them_on_the_next_pass(tmp_path: Path) -> None:
+    write_sample_bill(SampleSource(now=NOW).data(), tmp_path / "bills")
+    ledger = LedgerStore(str(tmp_path / "ledger"))
+    store = BillingStore(ledger)
+    store.ingest(str(tmp_path / "bills"))
+    window = (datetime(2026, 11, 1, tzinfo=UTC).timestamp(), D + 10 * 24 * H)
+    expected = store.read_days(*window)
+    assert expected is not None and expected.num_rows > 0
+    for relative in ledger.list_files("_billing/files"):  # as an earlier version left them
+        entry = ledger.read_json(relative)
+        assert entry is not None
+        ledger.delete([entry.pop("daily")])
+        ledger.write_json(relative, entry)
+    fresh = BillingStore(ledger)
+    assert fresh.read_days(*window) is None
+    report = fresh.ingest(str(tmp_path / "bills"))
+    assert (report.ingested, report.unchanged) == ([], 1)  # the lines are not read again
+    again = BillingStore(ledger).read_days(*window)
+    assert again is not None and again.equals(expected)

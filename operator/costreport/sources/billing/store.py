@@ -88,6 +88,8 @@ class BillingStore:
             entry = self.ledger.read_json(entry_path)
             if entry is not None and entry.get("stamp") == stamp:
                 report.unchanged += 1
+                if entry.get("data") and not entry.get("daily"):  # ingested before day rows
+                    self._add_daily(entry_path, entry)
                 continue
             version = hashlib.sha256(stamp.encode()).hexdigest()[:12]
             data_path = f"{PREFIX}/data/{_file_id(relative)}-{version}.parquet"
@@ -153,6 +155,13 @@ class BillingStore:
             "end": last,
             "currency": sorted(currencies),
         }
+
+    def _add_daily(self, entry_path: str, entry: dict[str, Any]) -> None:
+        """Day rows for a file ingested before they existed: written, then its entry."""
+        data_path = str(entry["data"])
+        daily_path = data_path.replace(f"{PREFIX}/data/", f"{PREFIX}/daily/", 1)
+        self._write_daily(data_path, daily_path)
+        self.ledger.write_json(entry_path, {**entry, "daily": daily_path})
 
     def _write_daily(self, data_path: str, daily_path: str) -> None:
         """The data file's lines summed per UTC day (`daily`), read back batch by batch."""
