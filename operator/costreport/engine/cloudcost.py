@@ -243,6 +243,31 @@ def _group_lines(
     return line_group, groups
 
 
+def day_pieces(
+    start: np.ndarray, end: np.ndarray, keep: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The `keep` lines cut by contiguous sets [starts[d], ends[d]): per piece its line, its set,
+    its share of the line's cost and the line's duration. A line with a positive charge period
+    has a piece in every set it overlaps (share = overlap ÷ duration), a zero-length one a piece
+    of share 1 in the set its start falls in. Pieces are in line order."""
+    d_count = len(starts)
+    duration = np.maximum(end - start, 0.0)
+    first = np.searchsorted(ends, start, side="right")  # the first set ending after it
+    last = np.searchsorted(starts, end, side="left") - 1  # the last starting before its end
+    timed = keep & (duration > 0)
+    inside = first < d_count
+    instant = keep & (duration == 0) & inside
+    instant &= start >= starts[np.minimum(first, d_count - 1)] if d_count else inside
+    count = np.where(timed, np.maximum(last - first + 1, 0), 0) + instant
+    line = np.repeat(np.arange(len(start)), count)
+    offsets = np.cumsum(count) - count
+    day = first[line] + (np.arange(line.shape[0]) - offsets[line])
+    overlap = np.minimum(end[line], ends[day]) - np.maximum(start[line], starts[day])
+    span = duration[line]
+    share = np.where(span > 0, np.clip(overlap, 0, None) / np.where(span > 0, span, 1), 1.0)
+    return line, day, share, span
+
+
 def _per_day(
     lines: BillLines, line_name: np.ndarray, days: Sequence[Window], n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -256,21 +281,7 @@ def _per_day(
     d_count = len(days)
     starts = np.array([d.start_ts for d in days])
     ends = np.array([d.end_ts for d in days])
-    duration = np.maximum(lines.end - lines.start, 0.0)
-    keep = line_name >= 0
-    first = np.searchsorted(ends, lines.start, side="right")  # the first day ending after it
-    last = np.searchsorted(starts, lines.end, side="left") - 1  # the last starting before its end
-    timed = keep & (duration > 0)
-    inside = first < d_count
-    instant = keep & (duration == 0) & inside
-    instant &= lines.start >= starts[np.minimum(first, d_count - 1)] if d_count else inside
-    count = np.where(timed, np.maximum(last - first + 1, 0), 0) + instant
-    line = np.repeat(np.arange(len(lines)), count)
-    offsets = np.cumsum(count) - count
-    day = first[line] + (np.arange(line.shape[0]) - offsets[line])
-    overlap = np.minimum(lines.end[line], ends[day]) - np.maximum(lines.start[line], starts[day])
-    span = duration[line]
-    share = np.where(span > 0, np.clip(overlap, 0, None) / np.where(span > 0, span, 1), 1.0)
+    line, day, share, span = day_pieces(lines.start, lines.end, line_name >= 0, starts, ends)
     bins = day * n + line_name[line]
     size = d_count * n
     cost = np.zeros((d_count, len(COST_METRICS), n))

@@ -3,11 +3,12 @@
 A cloud-cost query cuts its window into days and prorates each line over the days it spans
 (`engine.cloudcost`). For a window of whole UTC days that cut is the same for every query, so
 ingest does it once: each line with a positive charge period becomes its pieces per UTC day
-(cost × overlap ÷ duration, the engine's share), and pieces with the same day, properties, tags,
-currency, provider and credit flag are summed into one row spanning that day. Lines without a
-positive charge period (zero-length, or ending before they start) are kept as they are: the
-engine places them by their start, which the day rows would move. An hourly bill becomes about
-a twenty-fourth of its lines; answers equal the line-by-line ones up to the order of additions.
+(cost × overlap ÷ duration: the engine's own `day_pieces`), and pieces with the same day,
+properties, tags, currency, provider and credit flag are summed into one row spanning that day.
+Lines without a positive charge period (zero-length, or ending before they start) are kept as
+they are: the engine places them by their start, which the day rows would move. An hourly bill
+becomes about a twenty-fourth of its lines; answers equal the line-by-line ones up to the order
+of additions.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Iterable
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from costreport.engine.cloudcost import day_pieces
 
 DAY = 86400.0
 COSTS = ("list_cost", "billed_cost", "effective_cost")
@@ -52,14 +55,12 @@ def day_rows(batch: pa.Table, offset: int = 0) -> pa.Table:
     start = np.asarray(batch["start"].to_numpy(), np.float64)
     end = np.asarray(batch["end"].to_numpy(), np.float64)
     timed = end > start
-    first = np.floor(start / DAY)
-    last = np.ceil(end / DAY) - 1  # the last day the line overlaps (end exclusive)
-    count = np.where(timed, last - first + 1, 0).astype(np.int64)
-    line = np.repeat(np.arange(batch.num_rows), count)
-    offsets = np.cumsum(count) - count
-    day = (first[line] + (np.arange(line.shape[0]) - offsets[line])) * DAY
-    duration = end[line] - start[line]
-    share = (np.minimum(end[line], day + DAY) - np.maximum(start[line], day)) / duration
+    if timed.any():  # the UTC days the batch's lines span, as the engine's sets
+        grid = np.arange(np.floor(start[timed].min() / DAY), np.ceil(end[timed].max() / DAY)) * DAY
+    else:
+        grid = np.zeros(0)
+    line, index, share, _ = day_pieces(start, end, timed, grid, grid + DAY)
+    day = grid[index]
     pieces = {
         "start": pa.array(day, pa.float64()),
         "end": pa.array(day + DAY, pa.float64()),
