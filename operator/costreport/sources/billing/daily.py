@@ -20,25 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from costreport.engine.cloudcost import day_pieces
+from costreport.sources.billing.focus import COLUMN_OF
 
 DAY = 86400.0
 COSTS = ("list_cost", "billed_cost", "effective_cost")
 """The amounts the engine's cost metrics are made of (`service.cost_metrics`)."""
-KEYS = (
-    "provider_id",
-    "provider",
-    "account_id",
-    "account_name",
-    "invoice_entity_id",
-    "invoice_entity_name",
-    "region_id",
-    "availability_zone",
-    "service",
-    "category",
-    "tags",
-    "currency",
-    "charge_category",
-)
+KEYS = (*COLUMN_OF.values(), "tags", "currency", "charge_category")
 """What a day row keeps of its lines (every property a query groups, filters or names by)."""
 COLUMNS = ("start", "end", *COSTS, *KEYS)
 """The normalised columns read to build the day rows, and the columns the day rows have."""

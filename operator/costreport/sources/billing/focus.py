@@ -94,6 +94,20 @@ NORMALISED = pa.schema(
 )
 """What the ledger keeps of a bill line (times in unix seconds, costs in the bill's currency)."""
 
+COLUMN_OF = {
+    "providerID": "provider_id",
+    "provider": "provider",
+    "accountID": "account_id",
+    "accountName": "account_name",
+    "invoiceEntityID": "invoice_entity_id",
+    "invoiceEntityName": "invoice_entity_name",
+    "regionID": "region_id",
+    "availabilityZone": "availability_zone",
+    "service": "service",
+    "category": "category",
+}
+"""The normalised column behind each OpenCost cloud-cost property (`model.billing.PROPERTIES`)."""
+
 
 class BillError(ValueError):
     """A FOCUS file that cannot be read: says which file, row and column."""

@@ -32,7 +32,7 @@ from costreport.engine.cloudcost import CloudCostQuery, CloudCostSet, compute_cl
 from costreport.model.billing import PROPERTIES, BillLines
 from costreport.model.window import Window
 from costreport.sources.billing import daily
-from costreport.sources.billing.focus import NORMALISED
+from costreport.sources.billing.focus import COLUMN_OF, NORMALISED
 from costreport.sources.billing.store import BillingReport, BillingStore
 
 CLOUDS = ("aws", "amazon", "microsoft", "azure", "google", "gcp", "oracle", "alibaba", "ibm")
@@ -42,19 +42,6 @@ KUBERNETES_TAGS = re.compile(
     r"goog-k8s-cluster-name$|goog-gke-|aks-managed-|k8s-cluster|kubernetes-cluster)",
     re.IGNORECASE,
 )
-
-COLUMN_OF = {
-    "providerID": "provider_id",
-    "provider": "provider",
-    "accountID": "account_id",
-    "accountName": "account_name",
-    "invoiceEntityID": "invoice_entity_id",
-    "invoiceEntityName": "invoice_entity_name",
-    "regionID": "region_id",
-    "availabilityZone": "availability_zone",
-    "service": "service",
-    "category": "category",
-}
 
 
 def is_cloud(provider: str) -> bool:
