@@ -144,7 +144,9 @@ def origin_basis(data: ClusterData, key: str, day: Window, basis: str) -> tuple[
 
 
 def billed_ratio(data: ClusterData, key: str, day: Window) -> float:
-    """A resource's BilledCost / EffectiveCost over the day (1 without a bill line)."""
+    """A resource's BilledCost / EffectiveCost over the day (1 without a bill line; 0 under a
+    savings plan, whose purchase row is billed instead), so split rows sum to the origin's
+    BilledCost."""
     bill = data.bills.get(key) if key else None
     if bill is None:
         return 1.0

@@ -24,7 +24,13 @@ from typing import Any
 import numpy as np
 
 from costreport.engine.allocation import compute_allocations
-from costreport.engine.focus_columns import COLUMNS, METHOD_ID, PROVIDERS, complete_row
+from costreport.engine.focus_columns import (
+    COLUMNS,
+    METHOD_ID,
+    PROVIDERS,
+    complete_row,
+    origin_basis,
+)
 from costreport.engine.focus_storage import storage_rows
 from costreport.engine.idle import node_asset_costs
 from costreport.engine.reconcile import reconciliation_factors, resource_key
@@ -159,9 +165,9 @@ def focus_rows(
                         },
                     )
                 )
-        billed = _billed_ratios(data, day) if reconciled else {}
         for node, row in rows:  # a node without a bill line that day: list prices, flagged
-            own, ratio = (basis, billed[node]) if node in billed else ("list", 1.0)
+            key = resource_key(data.nodes[node].provider_id)
+            own, ratio = origin_basis(data, key, day, basis)
             yield _complete(data, day, node, row, own, ratio)
         yield from storage_rows(data, s, day, basis, reconciled, namespaces)
 
@@ -190,24 +196,6 @@ def _parts(c: Mapping[str, np.ndarray], i: int) -> dict[str, tuple[float, float,
 def _uid(lives: set[str]) -> str:
     """The pod's uid when the name had one life in the day (else the row names the pod)."""
     return next(iter(lives)) if len(lives) == 1 else ""
-
-
-def _billed_ratios(data: ClusterData, day: Window) -> dict[int, float]:
-    """Per billed node: its lines' BilledCost / EffectiveCost over the day (0 under a savings
-    plan, whose purchase row is billed instead), so split rows sum to the origin's BilledCost."""
-    out: dict[int, float] = {}
-    for i, n in enumerate(data.nodes):
-        bill = data.bills.get(resource_key(n.provider_id)) if n.provider_id else None
-        if bill is None:
-            continue
-        overlap = np.clip(
-            np.minimum(bill.end, day.end_ts) - np.maximum(bill.start, day.start_ts), 0, None
-        )
-        share = overlap / np.maximum(bill.end - bill.start, 1e-9)
-        effective = float((bill.cost * share).sum())
-        if effective:
-            out[i] = float((bill.billed * share).sum()) / effective
-    return out
 
 
 def _complete(
