@@ -131,7 +131,7 @@ POD_ATTRIBUTE_KEYS: Mapping[str, str] = {
 
 def key_value(member: MemberView, key: str) -> str:
     """The value one aggregate key contributes to a row name."""
-    if key in ("cluster", "node", "namespace", "pod", "container"):
+    if key in POD_ATTRIBUTE_KEYS or key == "container":
         return str(getattr(member, key))
     if member.unmounted:
         return UNMOUNTED

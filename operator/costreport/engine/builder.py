@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from costreport.engine.aggregate import UNMOUNTED, MemberView
+from costreport.engine.aggregate import POD_ATTRIBUTE_KEYS, UNMOUNTED, MemberView
 from costreport.engine.idle import idle_rows
 from costreport.engine.members import Interner, Members
 from costreport.engine.reconcile import Factors
@@ -23,12 +23,9 @@ from costreport.model.cluster import GIB, ClusterData
 from costreport.model.window import Window
 
 _POD_ATTRIBUTE = {
-    "cluster": "cluster",
-    "node": "node",
+    **POD_ATTRIBUTE_KEYS,
     "controller": "controller_name",
     "controllerKind": "controller_kind",
-    "namespace": "namespace",
-    "pod": "name",
     "providerID": "provider_id",
 }
 """The `Pod` attribute behind each allocation property (all but `container`)."""
