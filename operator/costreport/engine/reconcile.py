@@ -68,8 +68,19 @@ class Factors:
     unmatched: list[str] = field(default_factory=list)
 
 
+Bounds = tuple[np.ndarray, np.ndarray]
+"""The step sets' start and end times (unix seconds), as two arrays."""
+
+
+def _seconds(bounds: Bounds, a: float, z: float) -> np.ndarray:
+    """Per set: the seconds of [a, z) inside it."""
+    starts, ends = bounds
+    seconds: np.ndarray = np.clip(np.minimum(z, ends) - np.maximum(a, starts), 0.0, None)
+    return seconds
+
+
 def _spread(
-    bill: ResourceBill, lives: Sequence[tuple[int, float, float]], sets: Sequence[Window]
+    bill: ResourceBill, lives: Sequence[tuple[int, float, float]], bounds: Bounds
 ) -> tuple[dict[int, np.ndarray], bool]:
     """Each resource's billed cost per set: a line's cost over its resources' hours in it."""
     out: dict[int, np.ndarray] = {}
@@ -81,17 +92,15 @@ def _spread(
             continue
         any_line = True
         for i, t0, t1 in present:
-            per_set = out.setdefault(i, np.zeros(len(sets)))
-            for k, window in enumerate(sets):
-                seconds = min(t1, window.end_ts) - max(t0, window.start_ts)
-                if seconds > 0:
-                    per_set[k] += cost * seconds / total
+            per_set = out.setdefault(i, np.zeros(len(bounds[0])))
+            per_set += cost * _seconds(bounds, t0, t1) / total
     return out, any_line
 
 
-def _covered(bill: ResourceBill, life: tuple[float, float], sets: Sequence[Window]) -> np.ndarray:
-    """Per set: the seconds of a resource's life that some bill line's charge period covers.
-    Hours no line covers yet (the bill arrives a day or three late) keep their list price."""
+def _share_covered(bill: ResourceBill, life: tuple[float, float], bounds: Bounds) -> np.ndarray:
+    """Per set: the share of a resource's life in it that some bill line's charge period covers
+    (0…1); hours no line covers yet (the bill arrives a day or three late) keep their list
+    price."""
     spans = sorted(zip(bill.start.tolist(), bill.end.tolist(), strict=True))
     merged: list[list[float]] = []
     for a, z in spans:
@@ -100,37 +109,46 @@ def _covered(bill: ResourceBill, life: tuple[float, float], sets: Sequence[Windo
         elif z > a:
             merged.append([a, z])
     s0, s1 = life
-    out = np.zeros(len(sets))
+    covered = np.zeros(len(bounds[0]))
     for a, z in merged:
         a, z = max(a, s0), min(z, s1)
-        if z <= a:
-            continue
-        for k, window in enumerate(sets):
-            seconds = min(z, window.end_ts) - max(a, window.start_ts)
-            if seconds > 0:
-                out[k] += seconds
-    return out
-
-
-def _share_covered(
-    bill: ResourceBill, life: tuple[float, float], sets: Sequence[Window]
-) -> np.ndarray:
-    """Per set: the share of a resource's life in the set that bill lines cover (0…1)."""
-    s0, s1 = life
-    lived = np.array([max(min(s1, w.end_ts) - max(s0, w.start_ts), 0.0) for w in sets])
-    covered = _covered(bill, life, sets)
+        if z > a:
+            covered += _seconds(bounds, a, z)
+    lived = _seconds(bounds, s0, s1)
     return np.where(lived > 0, np.minimum(covered / np.where(lived > 0, lived, 1), 1.0), 0.0)
 
 
-def _factor(billed: np.ndarray, listed: np.ndarray, covered: np.ndarray) -> np.ndarray:
-    """Per set: (billed cost + list cost of the uncovered part) ÷ list cost (1 without any)."""
-    reconciled = billed + listed * (1.0 - covered)
-    return np.where(listed > 0, reconciled / np.where(listed > 0, listed, 1), 1.0)
+def _life_factors(
+    bill: ResourceBill | None,
+    lives: Sequence[tuple[int, float, float]],
+    listed: np.ndarray,
+    bounds: Bounds,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """For the lives of one resource key (a node, a scale set's instances, a volume, a
+    balancer) with their list cost per set and life: the factor per set and life — (billed
+    effective cost + the list cost of the hours no line covers) ÷ list cost, 1 without any —
+    and the share of each life's list cost the bill covers; None when no line meets them."""
+    if bill is None:
+        return None
+    billed, matched = _spread(bill, lives, bounds)
+    if not matched:
+        return None
+    factor = np.ones_like(listed)
+    share = np.zeros_like(listed)
+    for j, (i, s0, s1) in enumerate(lives):
+        got = billed.get(i, np.zeros(len(bounds[0])))
+        share[:, j] = _share_covered(bill, (s0, s1), bounds)
+        reconciled = got + listed[:, j] * (1.0 - share[:, j])
+        factor[:, j] = np.where(
+            listed[:, j] > 0, reconciled / np.where(listed[:, j] > 0, listed[:, j], 1), 1.0
+        )
+    return factor, share
 
 
 def reconciliation_factors(data: ClusterData, sets: Sequence[Window]) -> Factors:
     """The factors of every matched node, volume and balancer in every set."""
     n_sets = len(sets)
+    bounds = (np.array([w.start_ts for w in sets]), np.array([w.end_ts for w in sets]))
     factors = Factors(
         node=np.ones((n_sets, len(data.nodes) + 1)),
         volume=np.ones((n_sets, len(data.volumes))),
@@ -147,74 +165,47 @@ def reconciliation_factors(data: ClusterData, sets: Sequence[Window]) -> Factors
             hourly = (n.cpu_cores * n.cpu_price + n.ram_bytes / GIB * n.ram_price) * (
                 1 - n.discount
             ) + n.gpu_count * n.gpu_price
-            for k, window in enumerate(sets):
-                seconds = min(s1, window.end_ts) - max(s0, window.start_ts)
-                list_cost[k, j] = hourly * max(seconds, 0.0) / 3600.0
+            list_cost[:, j] = hourly * _seconds(bounds, s0, s1) / 3600.0
         factors.total_list += float(list_cost.sum())
-        bill = bills.get(key) if key else None
-        billed, matched = _spread(bill, lives, sets) if bill is not None else ({}, False)
-        if bill is None or not matched:
+        found = _life_factors(bills.get(key) if key else None, lives, list_cost, bounds)
+        if found is None:
             for i, _, _ in lives:
                 name = data.nodes[i].name
                 factors.unmatched.append(
                     f"node {name} ({data.nodes[i].provider_id or 'no providerID'})"
                 )
             continue
-        for j, (i, s0, s1) in enumerate(lives):
-            got = billed.get(i, np.zeros(n_sets))
-            share = _share_covered(bill, (s0, s1), sets)
-            factors.matched_list += float((list_cost[:, j] * share).sum())
-            factors.node[:, i] = _factor(got, list_cost[:, j], share)
-    for i, pv in enumerate(data.volumes):
-        bill = bills.get(resource_key(pv.provider_id)) if pv.provider_id else None
-        _set_factor(
+        factor, share = found
+        for j, (i, _, _) in enumerate(lives):
+            factors.matched_list += float((list_cost[:, j] * share[:, j]).sum())
+            factors.node[:, i] = factor[:, j]
+    others = (
+        (
             factors.volume,
-            i,
-            bill,
-            [(i, pv.start, pv.end)],
-            sets,
-            pv.bytes / GIB * pv.price_gib_hour,
-            factors,
-            f"volume {pv.name}",
-        )
-    for i, lb in enumerate(data.load_balancers):
-        bill = bills.get(service_key(lb.namespace, lb.service))
-        _set_factor(
+            [
+                (bills.get(resource_key(pv.provider_id)) if pv.provider_id else None, pv.start,
+                 pv.end, pv.bytes / GIB * pv.price_gib_hour, f"volume {pv.name}")
+                for pv in data.volumes
+            ],
+        ),
+        (
             factors.balancer,
-            i,
-            bill,
-            [(i, lb.start, lb.end)],
-            sets,
-            lb.price_hour,
-            factors,
-            f"load balancer {lb.namespace}/{lb.service}",
-        )
+            [
+                (bills.get(service_key(lb.namespace, lb.service)), lb.start, lb.end,
+                 lb.price_hour, f"load balancer {lb.namespace}/{lb.service}")
+                for lb in data.load_balancers
+            ],
+        ),
+    )  # fmt: skip
+    for target, resources in others:
+        for i, (bill, s0, s1, hourly, name) in enumerate(resources):
+            listed = (hourly * _seconds(bounds, s0, s1) / 3600.0)[:, None]
+            found = _life_factors(bill, [(i, s0, s1)], listed, bounds)
+            if found is None:
+                factors.unmatched.append(name)
+            else:
+                target[:, i] = found[0][:, 0]
     return factors
-
-
-def _set_factor(
-    target: np.ndarray,
-    i: int,
-    bill: ResourceBill | None,
-    lives: list[tuple[int, float, float]],
-    sets: Sequence[Window],
-    hourly: float,
-    factors: Factors,
-    name: str,
-) -> None:
-    _, s0, s1 = lives[0]
-    listed = np.array(
-        [hourly * max(min(s1, w.end_ts) - max(s0, w.start_ts), 0.0) / 3600.0 for w in sets]
-    )
-    if bill is None:
-        factors.unmatched.append(name)
-        return
-    billed, matched = _spread(bill, lives, sets)
-    if not matched:
-        factors.unmatched.append(name)
-        return
-    got = billed.get(i, np.zeros(len(sets)))
-    target[:, i] = _factor(got, listed, _share_covered(bill, (s0, s1), sets))
 
 
 def merge_adjustments(
