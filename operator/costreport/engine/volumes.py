@@ -177,13 +177,12 @@ def _attach_load_balancers(builder: AllocationBuilder, rows: RowTable) -> None:
         candidate = np.flatnonzero(rank[pod_of_row] >= 0) if len(rows) else pod_of_row
         s = rows.set_index[candidate]
         weight = np.minimum(end[candidate], b[s]) - np.maximum(start[candidate], a[s])
-        keep = (weight > 0) & (b[s] > a[s])
+        keep = weight > 0  # (none in a set the balancer is not up in)
         candidate, s, weight = candidate[keep], s[keep], weight[keep]
         order = np.lexsort((candidate, rank[pod_of_row[candidate]], s))
         candidate, s, weight = candidate[order], s[order], weight[order]
         weight_sum = np.zeros(len(builder.sets))
-        for j, w in zip(s.tolist(), weight.tolist(), strict=True):
-            weight_sum[j] += w  # one by one: the same sum as adding the weights in a loop
+        np.add.at(weight_sum, s, weight)  # in order: the same sums as adding one by one
         for j in open_sets.tolist():
             if weight_sum[j] > 0:
                 continue
