@@ -93,7 +93,7 @@ class BillingStore:
                 continue
             version = hashlib.sha256(stamp.encode()).hexdigest()[:12]
             data_path = f"{PREFIX}/data/{_file_id(relative)}-{version}.parquet"
-            daily_path = f"{PREFIX}/daily/{_file_id(relative)}-{version}.parquet"
+            daily_path = _daily_of(data_path)
             try:
                 if (info.size or 0) > MAX_FILE_BYTES:
                     raise BillError(relative, f"{info.size} bytes; at most {MAX_FILE_BYTES}")
@@ -159,7 +159,7 @@ class BillingStore:
     def _add_daily(self, entry_path: str, entry: dict[str, Any]) -> None:
         """Day rows for a file ingested before they existed: written, then its entry."""
         data_path = str(entry["data"])
-        daily_path = data_path.replace(f"{PREFIX}/data/", f"{PREFIX}/daily/", 1)
+        daily_path = _daily_of(data_path)
         self._write_daily(data_path, daily_path)
         self.ledger.write_json(entry_path, {**entry, "daily": daily_path})
 
@@ -211,11 +211,9 @@ class BillingStore:
             ]
         )
         parts = []
-        for entry in self.entries() if entries is None else entries:
+        for entry in _overlapping(self.entries() if entries is None else entries, start, end):
             data = entry.get(kind)
-            if not data or entry.get("start") is None:
-                continue
-            if entry["start"] >= end or entry["end"] <= start:
+            if not data:
                 continue
             table = self._cache.get((data, wanted, encoded))
             if table is None:
@@ -234,14 +232,7 @@ class BillingStore:
     ) -> pa.Table | None:
         """The day rows (`daily.COLUMNS`) of every bill overlapping [start, end), or None when
         one was ingested before day rows existed (then only its lines can answer)."""
-        entries = [
-            e
-            for e in self.entries()
-            if e.get("data")
-            and e.get("start") is not None
-            and e["start"] < end
-            and e["end"] > start
-        ]
+        entries = _overlapping(self.entries(), start, end)
         if any(not e.get("daily") for e in entries):
             return None
         return self.read(start, end, entries, daily.COLUMNS, dictionary, kind="daily")
@@ -249,6 +240,22 @@ class BillingStore:
     def has_bills(self) -> bool:
         """Whether any bill file was ingested."""
         return any(e.get("data") for e in self.entries())
+
+
+def _daily_of(data_path: str) -> str:
+    """Where a data file's day rows are kept (same file id and version)."""
+    return data_path.replace(f"{PREFIX}/data/", f"{PREFIX}/daily/", 1)
+
+
+def _overlapping(
+    entries: Iterable[dict[str, Any]], start: float, end: float
+) -> list[dict[str, Any]]:
+    """The entries with rows whose charge periods reach into [start, end)."""
+    return [
+        e
+        for e in entries
+        if e.get("data") and e.get("start") is not None and e["start"] < end and e["end"] > start
+    ]
 
 
 def _now() -> str:
