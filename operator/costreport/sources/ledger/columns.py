@@ -9,10 +9,14 @@ row instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+T = TypeVar("T")
 _PAIR = "\x1f"
 _ENTRY = "\x1e"
 
@@ -39,6 +43,14 @@ def _holds(values: pa.Array, *needles: str) -> bool:
     return any(pc.any(pc.match_substring(values, needle)).as_py() for needle in needles)
 
 
+def _each_once(joined: pa.Array, decode: Callable[[str], T]) -> list[T]:
+    """Each row's value from its joined text, decoded once per distinct text and shared."""
+    encoded = pc.dictionary_encode(joined)
+    distinct = [decode(text) for text in encoded.dictionary.to_pylist()]
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
+    return [distinct[i] for i in codes.tolist()]
+
+
 def map_dicts(column: pa.ChunkedArray | pa.Array) -> list[dict[str, str]]:
     """Each row's map (null: empty) as a dict; rows with equal maps share one dict."""
     arr = combined(column)
@@ -55,13 +67,12 @@ def map_dicts(column: pa.ChunkedArray | pa.Array) -> list[dict[str, str]]:
         return [dict(row or []) for row in arr.to_pylist()]
     entries = pc.binary_join_element_wise(keys, items, _PAIR)
     joined = pc.binary_join(pa.ListArray.from_arrays(arr.offsets, entries), _ENTRY)
-    encoded = pc.dictionary_encode(joined)
-    distinct: list[dict[str, str]] = []
-    for text in encoded.dictionary.to_pylist():
+
+    def decode(text: str) -> dict[str, str]:
         pairs = (entry.split(_PAIR, 1) for entry in text.split(_ENTRY)) if text else ()
-        distinct.append({key: value for key, value in pairs})
-    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
-    return [distinct[i] for i in codes.tolist()]
+        return {key: value for key, value in pairs}
+
+    return _each_once(joined, decode)
 
 
 def string_tuples(column: pa.ChunkedArray | pa.Array) -> list[tuple[str, ...]]:
@@ -78,12 +89,8 @@ def string_tuples(column: pa.ChunkedArray | pa.Array) -> list[tuple[str, ...]]:
         exact = not pc.any(pc.equal(pc.utf8_length(items), 0)).as_py()
     if not exact:
         return [tuple(row or ()) for row in arr.to_pylist()]
-    encoded = pc.dictionary_encode(pc.fill_null(pc.binary_join(arr, _ENTRY), ""))
-    distinct = [
-        tuple(text.split(_ENTRY)) if text else () for text in encoded.dictionary.to_pylist()
-    ]
-    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
-    return [distinct[i] for i in codes.tolist()]
+    joined = pc.fill_null(pc.binary_join(arr, _ENTRY), "")
+    return _each_once(joined, lambda text: tuple(text.split(_ENTRY)) if text else ())
 
 
 def strings(column: pa.ChunkedArray | pa.Array) -> list[str]:
