@@ -147,6 +147,7 @@ def main() -> None:
     big = LedgerStore(str(work / "big"))
     shutil.copytree(work / "thirty", work / "big", dirs_exist_ok=True)
     fake_history(big, 370)
+    housekeep(big, NOW.timestamp(), hourly_days=14)  # the copied days into month bundles
     over_big = cold(LedgerSource(big), QUERY)
     print(f"30d over a 400-day ledger: {over_big:.2f} s vs {ledger:.2f} s over 30 days "
           f"({over_big / ledger:.2f}×)")  # fmt: skip

@@ -52,7 +52,7 @@ def status(args: argparse.Namespace) -> str:
         last = max(c.end for c in mine)
         lag = max(0.0, now - last) / 3600
         lines.append(
-            f"{cluster:<24}{grains['hour']:>8}{grains['day']:>6}  "
+            f"{cluster:<24}{grains['hour']:>8}{grains['day'] + grains['month']:>6}  "
             f"{format_time(min(c.start for c in mine)):<22}{format_time(last):<22}{lag:.1f} h"
         )
     return "\n".join(lines)

@@ -44,8 +44,10 @@ def test_compacted_days_answer_daily_and_longer_sets_exactly(tmp_path: Path) -> 
     report = housekeep(store, NOW.timestamp(), hourly_days=1.0)
     assert [datetime.fromtimestamp(d, tz=UTC).day for d in report.compacted_days] == [18, 19, 20]
     assert [datetime.fromtimestamp(d, tz=UTC).day for d in report.bundled_days] == [21]
+    # The three merged days then go into November's month bundle.
+    assert report.bundled_months == [datetime(2026, 11, 1, tzinfo=UTC).timestamp()]
     grains = [c.grain for c in store.commits()]
-    assert (grains.count("day"), grains.count("hours"), grains.count("hour")) == (3, 1, 0)
+    assert (grains.count("month"), grains.count("hours"), grains.count("hour")) == (3, 1, 0)
     after = [answer(store, **o) for o in options_list]
     for a, b in zip(before, after, strict=True):
         for x, y in zip(a.sets, b.sets, strict=True):

@@ -265,17 +265,26 @@ def _key(table: pa.Table, *names: str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, SEP)
 
 
-def _last_rows(keys: pa.Array) -> tuple[list[str], np.ndarray]:
-    """Unique keys, and for each the row of its last appearance (vectorised)."""
+def _last_rows(keys: pa.Array | pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
+    """Unique keys, latest last appearance first, and for each the row of that appearance."""
+    unique, last, _ = _groups(keys)
+    return unique, last
+
+
+def _groups(keys: pa.Array | pa.ChunkedArray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """`_last_rows`, and each row's position among the unique keys (one hash pass:
+    dictionary-encoding the keys gives every row its key's code)."""
     n = len(keys)
     if n == 0:
-        return [], np.zeros(0, np.int64)
-    reversed_keys = keys.take(pa.array(np.arange(n - 1, -1, -1)))
-    unique = pc.unique(reversed_keys)
-    first_in_reversed = np.asarray(
-        pc.index_in(unique, value_set=reversed_keys).to_numpy(zero_copy_only=False), np.int64
-    )
-    return unique.to_pylist(), n - 1 - first_in_reversed
+        return [], np.zeros(0, np.int64), np.zeros(0, np.int64)
+    encoded = pc.dictionary_encode(combined(keys), null_encoding="encode")
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
+    last = np.full(len(encoded.dictionary), -1, np.int64)
+    np.maximum.at(last, codes, np.arange(n))
+    order = np.argsort(-last, kind="stable")
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    return encoded.dictionary.take(pa.array(order)).to_pylist(), last[order], position[codes]
 
 
 def _collapse(
@@ -284,11 +293,9 @@ def _collapse(
     """One row per key: the last row's fields, the span's min start and max end, and the
     `weighted` columns averaged by each row's duration (what `pieces._merge_*` does, for many
     rows at once)."""
-    key = _key(table, *keys)
-    unique, last = _last_rows(key)
+    unique, last, group = _groups(_key(table, *keys))
     if not unique:
         return [], {}
-    group = codes_in(key, pa.array(unique, pa.string()))
     start, end = _floats(table, "start"), _floats(table, "end")
     out = _spans(
         group,

@@ -1,4 +1,5 @@
-"""Housekeeping: closed days are bundled, days older than `hourly_days` merged, old data dropped.
+"""Housekeeping: closed days are bundled, days older than `hourly_days` merged (then gathered
+into month bundles, `months.py`), old data dropped.
 
 Every closed day's hours are first bundled (one file per table, rows unchanged, finest step
 still 1 h). A day's 24 hour partitions merge into one, exactly for any set of a day or longer: every
@@ -26,6 +27,7 @@ from costreport.model.cluster import USAGE_FLOAT_COLUMNS, ClusterData, UsageSegm
 from costreport.model.window import Window
 from costreport.sources.ledger.codec import _key, _last_rows, decode, encode
 from costreport.sources.ledger.lifecycle import PREFIX as LIFECYCLE_PREFIX
+from costreport.sources.ledger.months import bundle_months, retire
 from costreport.sources.ledger.schema import TABLES
 from costreport.sources.ledger.store import DAY, Commit, LedgerStore
 
@@ -52,6 +54,7 @@ class HousekeepingReport:
 
     compacted_days: list[float] = field(default_factory=list)
     bundled_days: list[float] = field(default_factory=list)
+    bundled_months: list[float] = field(default_factory=list)
     dropped: int = 0
     dropped_record_days: int = 0
 
@@ -136,9 +139,10 @@ def compact_day(store: LedgerStore, cluster: str, day: float, hours: list[Commit
 def housekeep(
     store: LedgerStore, now: float, *, hourly_days: float = 14.0, retention_days: float = 400.0
 ) -> HousekeepingReport:
-    """Bundle each closed day's hours; merge days older than `hourly_days`; drop partitions
-    older than `retention_days`, and lifecycle records older than `hourly_days` (the closed
-    hours hold what they gave; a repair of older days uses the live source alone)."""
+    """Bundle each closed day's hours; merge days older than `hourly_days` and gather merged
+    days into month bundles; drop partitions older than `retention_days` (days leave a month
+    bundle one by one), and lifecycle records older than `hourly_days` (the closed hours hold
+    what they gave; a repair of older days uses the live source alone)."""
     report = HousekeepingReport()
     cutoff = math.floor((now - hourly_days * DAY) / DAY) * DAY
     oldest_records = datetime.fromtimestamp(cutoff, tz=UTC).strftime("date=%Y-%m-%d")
@@ -153,8 +157,7 @@ def housekeep(
     for cluster in sorted({c.cluster for c in commits}):
         mine = [c for c in commits if c.cluster == cluster]
         old = [c for c in mine if c.end <= horizon]
-        for c in old:
-            store.delete([*c.files.values(), c.marker])
+        retire(store, old)
         report.dropped += len(old)
         by_day: dict[float, list[Commit]] = {}
         for c in mine:
@@ -172,4 +175,5 @@ def housekeep(
             ):
                 bundle_day(store, cluster, day, parts)
                 report.bundled_days.append(day)
+        report.bundled_months.extend(bundle_months(store, cluster))
     return report

@@ -23,6 +23,7 @@ from costreport.model.errors import NoData
 from costreport.model.query import AllocationQuery
 from costreport.model.window import Window
 from costreport.sources.ledger.codec import encode
+from costreport.sources.ledger.months import retire
 from costreport.sources.ledger.pieces import clip
 from costreport.sources.ledger.store import DAY, HOUR, LedgerStore
 
@@ -85,18 +86,18 @@ async def close_hours(
     report = IngestReport()
     commits = store.commits(cluster_of(live))
     done = set() if rewrite else {(c.start) for c in commits if c.grain == "hour"}
-    days = {c.start for c in commits if c.grain in ("day", "hours")}
+    days = {c.day for c in commits if c.grain != "hour"}
     superseded = []
     if rewrite:
         # A bundled or compacted day is rewritten whole: its hours exist only in the bundle.
         touched = {h - h % DAY for h in hours_between(start, end)}
-        superseded = [c for c in commits if c.grain != "hour" and c.start in touched]
+        superseded = [c for c in commits if c.grain != "hour" and c.day in touched]
         if superseded:
             start = min(start, min(c.start for c in superseded))
             end = max(end, max(c.end for c in superseded))
     hours = hours_between(start, end)
     for index, hour in enumerate(hours):
-        if hour in done or (not rewrite and hour - hour % 86400.0 in days):
+        if hour in done or (not rewrite and hour - hour % DAY in days):
             report.already += 1
         else:
             try:
@@ -110,8 +111,10 @@ async def close_hours(
                     report.skipped_no_data.append(hour)
         if progress is not None:
             progress(index + 1, len(hours))
-    for commit in superseded:  # the rewritten hours are visible once the bundle is gone
-        store.delete([commit.marker, *commit.files.values()])
+    # The rewritten hours become visible once what they replace is gone; a day the source
+    # gave no hour of keeps what the ledger had (a repair never turns history into nothing).
+    rewritten = {h - h % DAY for h in report.written}
+    retire(store, [c for c in superseded if c.day in rewritten])
     report.seconds = time.perf_counter() - began
     return report
 

@@ -23,7 +23,7 @@ from costreport.sources.ledger.compact import merge_segments
 from costreport.sources.ledger.fleet import READ_PARALLEL, concat_clusters
 from costreport.sources.ledger.pieces import clip
 from costreport.sources.ledger.schema import TABLES
-from costreport.sources.ledger.store import DAY, Commit, LedgerStore
+from costreport.sources.ledger.store import DAY, MERGED, Commit, LedgerStore
 
 
 def _intervals(commits: list[Commit], start: float, end: float) -> list[tuple[float, float]]:
@@ -163,7 +163,7 @@ class LedgerSource:
         span = _intervals(commits, window.start_ts, window.end_ts)
         data.notes = {
             "ledger": [Window.from_timestamps(a, z).to_json() for a, z in span],
-            "finestStep": "1d" if "day" in grains else "1h",
+            "finestStep": "1d" if grains & MERGED else "1h",
         }
         counts = lifecycle_counts([p.lifecycle for p in data.pods])
         if counts is not None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of the table layout below; bumped on any incompatible change (2: `pods.lifecycle`;
-`day_segments` is an optional file of a bundle, absent from older ones, not a new version)."""
-READABLE_VERSIONS = (1, 2)
+3: month bundles, whose markers list days as row ranges; `day_segments` is an optional file
+of a bundle, absent from older ones, not a new version)."""
+READABLE_VERSIONS = (1, 2, 3)
 """Versions this code reads (a column added since is filled with its default)."""
 
 LABELS = pa.map_(pa.string(), pa.string())

@@ -6,9 +6,12 @@ Layout under the ledger's URL (a local path, `file://`, `s3://`, `gs://` or `az:
     cluster=<id>/date=YYYY-MM-DD/part=hHH/<table>.parquet     one closed hour
     cluster=<id>/date=YYYY-MM-DD/part=hours/<table>.parquet   a closed day's hours, bundled
     cluster=<id>/date=YYYY-MM-DD/part=day/<table>.parquet     a compacted (merged) day
+    cluster=<id>/date=YYYY-MM-01/part=month-<g>/<table>.parquet a month's compacted days, one
+                                                               file per table (generation g)
     _commits/cluster=<id>/YYYY-MM-DDTHH.json                   an hour's commit marker
     _commits/cluster=<id>/YYYY-MM-DD.hours.json                a bundle's marker
     _commits/cluster=<id>/YYYY-MM-DD.json                      a compacted day's marker
+    _commits/cluster=<id>/YYYY-MM.month.json                   a month bundle's marker
     _lifecycle/cluster=<id>/date=YYYY-MM-DD/hHH.parquet         container lives recorded from
                                                                the Kubernetes API in that hour
 
@@ -16,7 +19,8 @@ A partition is visible only once its marker exists, and the marker is written af
 file of the partition: a crash in between leaves files no reader looks at, and the retry
 writes the same paths again (every path is a function of cluster, hour and table), so an hour
 is never lost and never doubled. Each file is written atomically (a temporary name then a
-rename on a local disk; a single upload on object storage).
+rename on a local disk; a single upload on object storage). A month bundle (`months.py`) lists
+its days and each day's row range in its files; it is listed here as one commit per day.
 """
 
 from __future__ import annotations
@@ -47,17 +51,34 @@ READ_THREADS = 4
 """Files read in parallel (pyarrow releases the GIL while reading)."""
 
 
+GRAINS = {"hour": 0, "hours": 1, "day": 2, "month": 3}
+"""Partition kinds, least to most compacted: an hour, a day's hours bundled (finest step 1 h),
+a merged day, a merged day inside a month bundle (finest step 1 d). Where two cover one day
+(a crash between writing one and deleting the other), the most compacted wins."""
+MERGED = frozenset({"day", "month"})
+"""Grains whose segments are merged per day (answerable at steps of whole days only)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Commit:
-    """One visible partition: a closed hour or a compacted day of one cluster."""
+    """One visible partition: a closed hour or a compacted day of one cluster.
+
+    A day inside a month bundle (grain "month") reads its rows of the bundle's files: `slices`
+    gives each table's (first row, row count), and `marker` is the bundle's marker."""
 
     cluster: str
     start: float
     end: float
-    grain: str  # "hour", "hours" (a day's hours bundled, finest step 1 h) or "day" (merged)
+    grain: str  # one of GRAINS
     files: Mapping[str, str]
     rows: Mapping[str, int]
     marker: str
+    slices: Mapping[str, tuple[int, int]] | None = None
+
+    @property
+    def day(self) -> float:
+        """The UTC midnight starting the day this partition belongs to."""
+        return self.start - self.start % DAY
 
 
 def filesystem_for(
@@ -100,6 +121,35 @@ def _hour(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H")
 
 
+def month_days(body: Mapping[str, Any], marker: str) -> list[Commit]:
+    """A month bundle's marker as one commit per day: each day's rows are a range of every
+    file (days in order), and its `allocations` (for SQL engines) stays in the day's own file."""
+    offsets = dict.fromkeys(body["files"], 0)
+    out = []
+    for day in body["days"]:
+        rows = {name: int(n) for name, n in day["rows"].items()}
+        slices = {}
+        for name in body["files"]:
+            slices[name] = (offsets[name], rows.get(name, 0))
+            offsets[name] += rows.get(name, 0)
+        files = dict(body["files"])
+        if day.get("allocations"):
+            files["allocations"] = day["allocations"]
+        out.append(
+            Commit(
+                body["cluster"],
+                float(day["start"]),
+                float(day["end"]),
+                "month",
+                files,
+                rows,
+                marker,
+                slices,
+            )
+        )
+    return out
+
+
 class LedgerStore:
     """Reads and writes ledger partitions on a `pyarrow.fs` filesystem."""
 
@@ -109,7 +159,7 @@ class LedgerStore:
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
         # Parsed markers by path, with the (mtime, size) they were read at: a marker is read
         # again only when it changed, so a query lists the commits but does not re-read them.
-        self._markers: dict[str, tuple[tuple[Any, int | None], Commit | None]] = {}
+        self._markers: dict[str, tuple[tuple[Any, int | None], list[Commit]]] = {}
         self._markers_lock = threading.Lock()
 
     # -- paths ------------------------------------------------------------------------
@@ -212,7 +262,7 @@ class LedgerStore:
             self.fs.move(target, path)
 
     def write_table(self, relative: str, table: pa.Table) -> None:
-        """One Parquet file outside the partitions (e.g. lifecycle records), atomically."""
+        """One Parquet file (lifecycle records, a month bundle's tables), atomically."""
         sink = io.BytesIO()
         pq.write_table(table, sink, compression="zstd")
         self._write_bytes(relative, sink.getvalue())
@@ -315,6 +365,12 @@ class LedgerStore:
 
     def commits(self, cluster: str | None = None) -> list[Commit]:
         """Visible partitions (a compacted day hides the hour markers it replaced)."""
+        return self.listing(cluster)[0]
+
+    def listing(self, cluster: str | None = None) -> tuple[list[Commit], list[Commit]]:
+        """Visible partitions, and the hidden ones (covered by a more compacted form of their
+        day: left by a crash between writing one and deleting the other, or the hours a
+        repair is writing while the day they replace is still visible)."""
         try:
             infos = self.fs.get_file_info(
                 pafs.FileSelector(self._path("_commits"), allow_not_found=True, recursive=True)
@@ -342,26 +398,25 @@ class LedgerStore:
                 for path in set(self._markers) - set(markers):
                     del self._markers[path]
             current = {path: self._markers[path][1] for path in markers}
-        commits = [c for _, c in sorted(current.items()) if c is not None]
-        # Per day, the most compacted form wins: a merged day, else a bundle of its hours,
-        # else the hours themselves (a crash between writing one and deleting the other
-        # leaves both; readers see one).
+        commits = [c for _, listed in sorted(current.items()) for c in listed]
+        # Per day, the most compacted form wins: a month bundle, a merged day, a bundle of its
+        # hours, the hours themselves (readers see one).
         best: dict[tuple[str, float], int] = {}
-        rank = {"day": 2, "hours": 1, "hour": 0}
         for c in commits:
-            key = (c.cluster, c.start - c.start % DAY)
-            best[key] = max(best.get(key, 0), rank[c.grain])
-        return sorted(
-            (c for c in commits if rank[c.grain] == best[(c.cluster, c.start - c.start % DAY)]),
-            key=lambda c: (c.cluster, c.start),
-        )
+            key = (c.cluster, c.day)
+            best[key] = max(best.get(key, 0), GRAINS[c.grain])
+        visible: list[Commit] = []
+        hidden: list[Commit] = []
+        for c in sorted(commits, key=lambda c: (c.cluster, c.start)):
+            (visible if GRAINS[c.grain] == best[(c.cluster, c.day)] else hidden).append(c)
+        return visible, hidden
 
-    def _read_marker(self, path: str) -> Commit | None:
+    def _read_marker(self, path: str) -> list[Commit]:
         try:
             with self.fs.open_input_stream(path) as handle:
                 body = json.loads(handle.read())
         except FileNotFoundError:
-            return None
+            return []
         except (OSError, ValueError, pa.ArrowException) as error:
             raise SourceUnavailable(
                 f"ledger {self.url}: unreadable marker {path}: {error}"
@@ -371,16 +426,25 @@ class LedgerStore:
                 f"ledger {self.url}: {path} has schema version {body.get('schemaVersion')}; "
                 f"this costreport reads versions {', '.join(map(str, READABLE_VERSIONS))}"
             )
+        if body.get("grain") not in GRAINS:
+            raise SourceUnavailable(
+                f"ledger {self.url}: {path} has grain {body.get('grain')!r}; "
+                f"this costreport reads {', '.join(GRAINS)}"
+            )
         relative = path[len(self.root.rstrip("/")) + 1 :]
-        return Commit(
-            body["cluster"],
-            float(body["start"]),
-            float(body["end"]),
-            body["grain"],
-            body["files"],
-            body["rows"],
-            relative,
-        )
+        if body["grain"] == "month":
+            return month_days(body, relative)
+        return [
+            Commit(
+                body["cluster"],
+                float(body["start"]),
+                float(body["end"]),
+                body["grain"],
+                body["files"],
+                body["rows"],
+                relative,
+            )
+        ]
 
     def read(
         self,
@@ -392,24 +456,43 @@ class LedgerStore:
         `substitute` reads another table under a table's name where a partition has it (e.g.
         `day_segments` as `segments`)."""
         wanted = list(tables) if tables is not None else list(TABLES)
-        swap = substitute or {}
-        jobs = []
-        for c in commits:
-            for name in wanted:
-                other = swap.get(name)
-                if other is not None and other in c.files:
-                    jobs.append((name, c.files[other]))
-                elif name in c.files:
-                    jobs.append((name, c.files[name]))
-        with ThreadPoolExecutor(READ_THREADS) as pool:
-            parts = list(pool.map(lambda job: (job[0], self._read_table(job[1])), jobs))
         out: dict[str, list[pa.Table]] = {name: [] for name in TABLES}
-        for name, table in parts:
-            out[name].append(table)
+        for parts in self.read_each(commits, wanted, substitute):
+            for name, table in parts.items():
+                out[name].append(table)
         return {
             name: pa.concat_tables(parts) if parts else TABLES[name].empty_table()
             for name, parts in out.items()
         }
+
+    def read_each(
+        self,
+        commits: Iterable[Commit],
+        tables: Iterable[str],
+        substitute: Mapping[str, str] | None = None,
+    ) -> list[dict[str, pa.Table]]:
+        """Per partition, its tables (those it has). Each file is read once, in parallel: the
+        days of a month bundle are row ranges of its files (consecutive days one range)."""
+        swap = substitute or {}
+        wanted = list(tables)
+        # (partition index, name, file, first row, rows); a None range is the whole file.
+        jobs: list[tuple[int, str, str, tuple[int, int] | None]] = []
+        listed = list(commits)
+        for index, c in enumerate(listed):
+            for name in wanted:
+                other = swap.get(name)
+                source = other if other is not None and other in c.files else name
+                if source in c.files:
+                    span = c.slices.get(source) if c.slices else None
+                    jobs.append((index, name, c.files[source], span))
+        paths = sorted({job[2] for job in jobs})
+        with ThreadPoolExecutor(READ_THREADS) as pool:
+            whole = dict(zip(paths, pool.map(self._read_table, paths), strict=True))
+        out: list[dict[str, pa.Table]] = [{} for _ in listed]
+        for index, name, path, span in jobs:
+            table = whole[path]
+            out[index][name] = table if span is None else table.slice(*span)
+        return out
 
     def _read_table(self, relative: str) -> pa.Table:
         try:

@@ -1,0 +1,272 @@
+"""Month bundles: a month's compacted days in one file per table, answers unchanged, days
+leaving one by one (retention, repair), crash leftovers hidden then swept."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from costreport.model.errors import SourceUnavailable
+from costreport.model.query import AllocationQuery
+from costreport.model.window import Window
+from costreport.sources.ledger import LedgerSource, LedgerStore, close_hours
+from costreport.sources.ledger.compact import compact_day, housekeep
+from costreport.sources.ledger.months import month_of
+from costreport.sources.sample import SampleSource
+from costreport.sources.service import query_allocations
+
+NOW = datetime(2026, 11, 4, 12, tzinfo=UTC)
+FIRST = datetime(2026, 10, 29, tzinfo=UTC)
+LAST = datetime(2026, 11, 3, tzinfo=UTC)  # five closed days: October 29–31, November 1–2
+DAY = 86400.0
+OCTOBER = datetime(2026, 10, 1, tzinfo=UTC).timestamp()
+NOVEMBER = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
+
+
+def day(month: int, d: int) -> datetime:
+    return datetime(2026, month, d, tzinfo=UTC)
+
+
+def copy_of(store: LedgerStore, target: Path) -> LedgerStore:
+    shutil.copytree(store.root, target, dirs_exist_ok=True)
+    return LedgerStore(str(target))
+
+
+@pytest.fixture(scope="module")
+def sample() -> SampleSource:
+    return SampleSource(now=NOW, scale=0.5, days=11)
+
+
+@pytest.fixture(scope="module")
+def days(sample: SampleSource, tmp_path_factory: pytest.TempPathFactory) -> LedgerStore:
+    """The five days closed hour by hour, then each compacted alone (no month bundle)."""
+    store = LedgerStore(str(tmp_path_factory.mktemp("days")))
+    report = asyncio.run(close_hours(sample, store, FIRST.timestamp(), LAST.timestamp()))
+    assert len(report.written) == 5 * 24
+    for d in range(5):
+        start = FIRST.timestamp() + d * DAY
+        hours = [c for c in store.commits() if c.day == start]
+        compact_day(store, "sample-cluster", start, hours)
+    assert [c.grain for c in store.commits()] == ["day"] * 5
+    return store
+
+
+@pytest.fixture(scope="module")
+def months(days: LedgerStore, tmp_path_factory: pytest.TempPathFactory) -> LedgerStore:
+    store = copy_of(days, tmp_path_factory.mktemp("months"))
+    report = housekeep(store, NOW.timestamp(), hourly_days=1.0)
+    assert report.bundled_months == [OCTOBER, NOVEMBER]
+    assert report.compacted_days == [] and report.dropped == 0
+    return store
+
+
+def answer(store: LedgerStore, start: datetime, end: datetime, **options: Any) -> Any:
+    query = AllocationQuery(window=Window(start, end), **options)
+    result = asyncio.run(query_allocations(LedgerSource(store), query, now=NOW.timestamp()))
+    return result.to_json()
+
+
+def close(a: Any, b: Any, path: str = "") -> None:
+    """Equal JSON, numbers to a relative 1e-9 (hours re-merged differ in the last bits)."""
+    if isinstance(a, dict):
+        assert sorted(a) == sorted(b), path
+        for key in a:
+            close(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and not isinstance(b, str):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
+    else:
+        assert a == b, path
+
+
+QUERIES: list[tuple[datetime, datetime, dict[str, Any]]] = [
+    (FIRST, LAST, {"aggregate": ("namespace",), "step": timedelta(days=1), "include_idle": True}),
+    (day(10, 30), day(11, 2), {"aggregate": ("pod",), "accumulate": "all"}),
+    (
+        day(10, 31),
+        day(11, 1),
+        {
+            "aggregate": ("controller",),
+            "include_idle": True,
+            "share_idle": True,
+            "share_namespaces": ("kube-system",),
+        },
+    ),
+    (day(11, 1), LAST, {"aggregate": ("cluster", "node"), "step": timedelta(days=2)}),
+]
+
+
+@pytest.mark.parametrize(("start", "end", "options"), QUERIES)
+def test_a_month_bundle_answers_exactly_what_its_days_did(
+    days: LedgerStore, months: LedgerStore, start: datetime, end: datetime, options: Any
+) -> None:
+    before = answer(days, start, end, **options)
+    after = answer(months, start, end, **options)
+    assert json.dumps(after, sort_keys=True) == json.dumps(before, sort_keys=True)
+
+
+def test_one_file_per_table_and_month_and_each_days_rows_are_its_own(
+    days: LedgerStore, months: LedgerStore
+) -> None:
+    root = Path(months.root)
+    segment_files = sorted(p.relative_to(root).parts[:2] for p in root.glob("**/segments.parquet"))
+    assert segment_files == [
+        ("cluster=sample-cluster", "date=2026-10-01"),
+        ("cluster=sample-cluster", "date=2026-11-01"),
+    ]
+    markers = sorted(p.name for p in (root / "_commits/cluster=sample-cluster").iterdir())
+    assert markers == ["2026-10.month.json", "2026-11.month.json"]
+    # Each day keeps its SQL `allocations` file where it was, and nothing else.
+    left = sorted(str(p.relative_to(root)) for p in root.glob("**/part=day/*"))
+    assert left == [
+        f"cluster=sample-cluster/date=2026-{d}/part=day/allocations.parquet"
+        for d in ("10-29", "10-30", "10-31", "11-01", "11-02")
+    ]
+    before, after = days.commits(), months.commits()
+    assert [c.grain for c in after] == ["month"] * 5
+    assert [(c.start, c.end) for c in after] == [(c.start, c.end) for c in before]
+    for b, a in zip(before, after, strict=True):
+        assert a.rows == {name: b.rows[name] for name in a.rows}
+        assert a.files["allocations"] == b.files["allocations"]
+        for name in ("pods", "segments", "nodes"):
+            [one] = months.read_each([a], [name])
+            [other] = days.read_each([b], [name])
+            assert one[name].equals(other[name]), name
+    assert after[2].slices is not None and after[2].slices["segments"] == (
+        before[0].rows["segments"] + before[1].rows["segments"],
+        before[2].rows["segments"],
+    )
+
+
+def test_sql_engines_read_the_same_costs_from_a_bundled_ledger(
+    days: LedgerStore, months: LedgerStore
+) -> None:
+    def by_namespace(store: LedgerStore) -> list[tuple[str, float]]:
+        return duckdb.sql(
+            f"""SELECT namespace, round(sum(total_cost), 9) FROM read_parquet(
+                '{store.root}/cluster=*/date=*/part=*/allocations.parquet',
+                hive_partitioning = true) GROUP BY 1 ORDER BY 1"""
+        ).fetchall()
+
+    assert by_namespace(months) == by_namespace(days)
+    assert len(by_namespace(months)) > 3
+
+
+def test_retention_takes_days_out_of_a_bundle_one_by_one(
+    days: LedgerStore, months: LedgerStore, tmp_path: Path
+) -> None:
+    store = copy_of(months, tmp_path / "ledger")
+    # At 400 days after 10-30 12:00, 10-29 and 10-30 are past retention, 10-31 is not.
+    later = day(10, 30).timestamp() + 400 * DAY + 12 * 3600
+    report = housekeep(store, later, hourly_days=1.0, retention_days=400)
+    assert report.dropped == 1
+    report = housekeep(store, later + DAY, hourly_days=1.0, retention_days=400)
+    assert report.dropped == 1 and report.bundled_months == []
+    kept = store.commits()
+    assert [c.start for c in kept] == [day(10, 31).timestamp(), NOVEMBER, NOVEMBER + DAY]
+    assert [c.slices["segments"][0] for c in kept if c.slices] == [0, 0, kept[1].rows["segments"]]
+    root = Path(store.root)
+    assert len(list(root.glob("**/part=month-*"))) == 2  # older generations swept
+    assert not list(root.glob("**/date=2026-10-29/**/*.parquet"))
+    assert not list(root.glob("**/date=2026-10-30/**/*.parquet"))
+    for start, end, options in QUERIES:
+        if start >= day(10, 31):
+            assert answer(store, start, end, **options) == answer(days, start, end, **options)
+    # The last October day leaves: the bundle and its marker go.
+    housekeep(store, later + 2 * DAY, hourly_days=1.0, retention_days=400)
+    markers = sorted(p.name for p in (root / "_commits/cluster=sample-cluster").iterdir())
+    assert markers == ["2026-11.month.json"]
+    assert not list(root.glob("cluster=*/date=2026-10-01/*"))
+
+
+def test_repair_of_a_bundled_day_rewrites_that_day_and_keeps_the_others(
+    sample: SampleSource, days: LedgerStore, months: LedgerStore, tmp_path: Path
+) -> None:
+    store = copy_of(months, tmp_path / "ledger")
+    hour = day(10, 30).timestamp() + 5 * 3600
+    repaired = asyncio.run(close_hours(sample, store, hour, hour + 3600, rewrite=True))
+    assert len(repaired.written) == 24  # the whole day, as hours
+    grains = [(c.grain, datetime.fromtimestamp(c.day, tz=UTC).day) for c in store.commits()]
+    assert grains == [("month", 29), *[("hour", 30)] * 24, ("month", 31), ("month", 1), ("month", 2)]
+    for start, end, options in QUERIES:
+        close(answer(store, start, end, **options), answer(days, start, end, **options))
+    assert not (Path(store.root) / days.commits()[1].files["allocations"]).exists()
+    # The next housekeeping compacts the day again and puts it back into October's bundle.
+    report = housekeep(store, NOW.timestamp(), hourly_days=1.0)
+    assert report.compacted_days == [day(10, 30).timestamp()]
+    assert report.bundled_months == [OCTOBER]
+    assert [c.grain for c in store.commits()] == ["month"] * 5
+
+
+def test_a_repair_the_source_has_nothing_for_keeps_the_bundled_day(
+    days: LedgerStore, months: LedgerStore, tmp_path: Path
+) -> None:
+    store = copy_of(months, tmp_path / "ledger")
+    forgetful = SampleSource(now=day(10, 29), scale=0.5, days=11)  # it knows nothing later
+    hour = day(10, 30).timestamp()
+    repaired = asyncio.run(close_hours(forgetful, store, hour, hour + 3600, rewrite=True))
+    assert repaired.written == [] and len(repaired.skipped_no_data) == 24
+    assert [c.grain for c in store.commits()] == ["month"] * 5
+    start, end, options = QUERIES[0]
+    assert answer(store, start, end, **options) == answer(days, start, end, **options)
+
+
+def test_a_crash_after_the_bundle_marker_hides_the_days_then_housekeeping_sweeps_them(
+    days: LedgerStore, months: LedgerStore, tmp_path: Path
+) -> None:
+    store = copy_of(months, tmp_path / "ledger")
+    # As if the bundling had crashed right after writing the marker: the days are back.
+    shutil.copytree(days.root, store.root, dirs_exist_ok=True)
+    visible, hidden = store.listing()
+    assert [c.grain for c in visible] == ["month"] * 5
+    assert [c.grain for c in hidden] == ["day"] * 5
+    start, end, options = QUERIES[0]
+    assert answer(store, start, end, **options) == answer(days, start, end, **options)  # once
+    housekeep(store, NOW.timestamp(), hourly_days=1.0)
+    assert store.listing()[1] == []
+    root = Path(store.root)
+    assert sorted(p.name for p in root.glob("**/part=day/*")) == ["allocations.parquet"] * 5
+    assert answer(store, start, end, **options) == answer(days, start, end, **options)
+
+
+def test_a_crash_before_the_bundle_marker_leaves_files_nobody_reads_and_the_next_run_sweeps(
+    days: LedgerStore, tmp_path: Path
+) -> None:
+    store = copy_of(days, tmp_path / "ledger")
+    orphan = Path(store.root) / "cluster=sample-cluster/date=2026-11-01/part=month-deadbeef"
+    orphan.mkdir(parents=True)
+    (orphan / "segments.parquet").write_bytes(b"half a file")
+    start, end, options = QUERIES[0]
+    assert answer(store, start, end, **options) == answer(days, start, end, **options)
+    housekeep(store, NOW.timestamp(), hourly_days=1.0)
+    assert not orphan.exists()
+    assert answer(store, start, end, **options) == answer(days, start, end, **options)
+
+
+def test_a_marker_of_an_unknown_grain_is_refused_clearly(tmp_path: Path) -> None:
+    store = LedgerStore(str(tmp_path))
+    marker = tmp_path / "_commits/cluster=c/2026-11.year.json"
+    marker.parent.mkdir(parents=True)
+    marker.write_text(json.dumps({"schemaVersion": 3, "cluster": "c", "grain": "year"}))
+    with pytest.raises(SourceUnavailable) as caught:
+        store.commits()
+    assert caught.value.reason == (
+        f"ledger {tmp_path}: {marker} has grain 'year'; this costreport reads "
+        "hour, hours, day, month"
+    )
+
+
+def test_month_of() -> None:
+    assert month_of(day(11, 30).timestamp() + 86399) == NOVEMBER
+    assert month_of(NOVEMBER) == NOVEMBER
+    assert month_of(NOVEMBER - 1) == OCTOBER
