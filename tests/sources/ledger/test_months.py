@@ -197,7 +197,13 @@ def test_repair_of_a_bundled_day_rewrites_that_day_and_keeps_the_others(
     repaired = asyncio.run(close_hours(sample, store, hour, hour + 3600, rewrite=True))
     assert len(repaired.written) == 24  # the whole day, as hours
     grains = [(c.grain, datetime.fromtimestamp(c.day, tz=UTC).day) for c in store.commits()]
-    assert grains == [("month", 29), *[("hour", 30)] * 24, ("month", 31), ("month", 1), ("month", 2)]
+    assert grains == [
+        ("month", 29),
+        *[("hour", 30)] * 24,
+        ("month", 31),
+        ("month", 1),
+        ("month", 2),
+    ]
     for start, end, options in QUERIES:
         close(answer(store, start, end, **options), answer(days, start, end, **options))
     assert not (Path(store.root) / days.commits()[1].files["allocations"]).exists()
@@ -270,3 +276,71 @@ def test_month_of() -> None:
     assert month_of(day(11, 30).timestamp() + 86399) == NOVEMBER
     assert month_of(NOVEMBER) == NOVEMBER
     assert month_of(NOVEMBER - 1) == OCTOBER
+
+
+def test_when_two_writers_rewrite_one_month_the_loser_deletes_nothing(
+    days: LedgerStore, tmp_path: Path
+) -> None:
+    from costreport.sources.ledger.months import bundle_month, bundle_months
+
+    copy_of(days, tmp_path / "ledger")
+
+    class Racing(LedgerStore):
+        """Runs `meanwhile` right after the first month marker it writes (another writer
+        rewriting the same month in between)."""
+
+        meanwhile: Any = None
+
+        def write_json(self, relative: str, body: Any) -> None:
+            super().write_json(relative, body)
+            if relative.endswith(".month.json") and self.meanwhile is not None:
+                other, self.meanwhile = self.meanwhile, None
+                other()
+
+    store = Racing(str(tmp_path / "ledger"))
+    october = [c for c in store.commits() if c.start < NOVEMBER]
+    assert bundle_month(store, "sample-cluster", OCTOBER, october[:2])  # 29 and 30 bundled
+    # Housekeeping appends 10-31 while another writer, which listed the month before
+    # housekeeping's marker was written, rewrites it with 10-29 alone (a repair taking 10-30
+    # out): the other's marker lands last and wins.
+    [twenty_ninth] = [c for c in store.commits() if c.start == FIRST.timestamp()]
+    store.meanwhile = lambda: bundle_month(
+        LedgerStore(store.root), "sample-cluster", OCTOBER, [twenty_ninth]
+    )
+    assert bundle_months(store, "sample-cluster") == [NOVEMBER]  # October's lost the race
+    listed = [(c.grain, datetime.fromtimestamp(c.start, tz=UTC).day) for c in store.commits()]
+    assert listed == [("month", 29), ("day", 31), ("month", 1), ("month", 2)]
+    start, end, options = QUERIES[2]  # 10-31 alone: still there, as its own day
+    assert answer(store, start, end, **options) == answer(days, start, end, **options)
+    housekeep(store, NOW.timestamp(), hourly_days=1.0)  # and it joins the bundle next time
+    listed = [(c.grain, datetime.fromtimestamp(c.start, tz=UTC).day) for c in store.commits()]
+    assert listed == [("month", 29), ("month", 31), ("month", 1), ("month", 2)]
+
+
+def test_month_bundles_on_a_directory_and_on_object_storage(ledger_url: str) -> None:
+    sample = SampleSource(now=NOW, scale=0.25, days=11)
+    store = LedgerStore(ledger_url)
+    asyncio.run(close_hours(sample, store, day(10, 31).timestamp(), day(11, 2).timestamp()))
+    daily = {"aggregate": ("namespace",), "step": timedelta(days=1), "include_idle": True}
+    both, first = (
+        answer(store, day(10, 31), day(11, 2), **daily),
+        answer(store, day(11, 1), day(11, 2), **daily),
+    )
+    report = housekeep(store, NOW.timestamp(), hourly_days=1.0)
+    assert report.compacted_days == [day(10, 31).timestamp(), NOVEMBER]
+    assert report.bundled_months == [OCTOBER, NOVEMBER]
+    assert [c.grain for c in store.commits()] == ["month", "month"]
+    close(answer(store, day(10, 31), day(11, 2), **daily), both)
+    # Retention drops 10-31: October's bundle goes, November's stays.
+    later = NOVEMBER + 400 * DAY + 3600
+    assert housekeep(store, later, hourly_days=1.0, retention_days=400).dropped == 1
+    [kept] = store.commits()
+    assert (kept.grain, kept.start, kept.slices["segments"][0] if kept.slices else None) == (
+        "month",
+        NOVEMBER,
+        0,
+    )
+    close(answer(store, day(11, 1), day(11, 2), **daily), first)
+    assert [p.split("/")[-1] for p in store.list_files("_commits/cluster=sample-cluster")] == [
+        "2026-11.month.json"
+    ]

@@ -55,10 +55,12 @@ def _sweep(store: LedgerStore, cluster: str, month: float, keep: str | None) -> 
             store.delete_tree(f"{parent}/{name}")
 
 
-def bundle_month(store: LedgerStore, cluster: str, month: float, days: Sequence[Commit]) -> None:
+def bundle_month(store: LedgerStore, cluster: str, month: float, days: Sequence[Commit]) -> bool:
     """Write one bundle of `days` (merged days and days of the month's current bundle), then
     delete what it replaces: the merged days' own files (not their `allocations`) and
-    markers, and the month's other bundle generations."""
+    markers, and the month's other bundle generations. False (and nothing deleted) when the
+    marker read back is another writer's (a repair and housekeeping rewriting one month at
+    once): the days this bundle would have replaced stay visible or hidden as that one says."""
     ordered = sorted(days, key=lambda c: c.start)
     parts = store.read_each(ordered, MONTH_TABLES)
     generation = f"part=month-{uuid.uuid4().hex[:12]}"
@@ -87,11 +89,16 @@ def bundle_month(store: LedgerStore, cluster: str, month: float, days: Sequence[
         ],
         "written": datetime.now(tz=UTC).isoformat(),
     }
-    store.write_json(month_marker(cluster, month), body)  # the moment the bundle is visible
+    marker = month_marker(cluster, month)
+    store.write_json(marker, body)  # the moment the bundle is visible
+    current = store.read_json(marker)
+    if current is None or current.get("files") != files:
+        return False  # another writer's bundle won: what it lists or not stays as it is
     merged = [c for c in ordered if c.grain == "day"]
     store.delete(f for c in merged for name, f in c.files.items() if name != "allocations")
     store.delete(c.marker for c in merged)
     _sweep(store, cluster, month, generation)
+    return True
 
 
 def retire(store: LedgerStore, commits: Iterable[Commit]) -> None:
@@ -109,7 +116,8 @@ def retire(store: LedgerStore, commits: Iterable[Commit]) -> None:
         current = [c for c in store.commits(cluster) if c.marker == marker]
         keep = [c for c in current if c.start not in starts]
         if keep:
-            bundle_month(store, cluster, month, keep)
+            if not bundle_month(store, cluster, month, keep):
+                continue  # another writer's bundle still lists them: they are not gone
         else:
             store.delete([marker])
             _sweep(store, cluster, month, None)
@@ -126,8 +134,7 @@ def bundle_months(store: LedgerStore, cluster: str) -> list[float]:
             by_month.setdefault(month_of(c.start), []).append(c)
     written = []
     for month, days in sorted(by_month.items()):
-        if any(c.grain == "day" for c in days):
-            bundle_month(store, cluster, month, days)
+        if any(c.grain == "day" for c in days) and bundle_month(store, cluster, month, days):
             written.append(month)
     kept = {c.day: set(c.files.values()) for c in visible if c.grain == "month"}
     for c in hidden:
