@@ -44,10 +44,12 @@ def test_compacted_days_answer_daily_and_longer_sets_exactly(tmp_path: Path) -> 
     report = housekeep(store, NOW.timestamp(), hourly_days=1.0)
     assert [datetime.fromtimestamp(d, tz=UTC).day for d in report.compacted_days] == [18, 19, 20]
     assert [datetime.fromtimestamp(d, tz=UTC).day for d in report.bundled_days] == [21]
-    # The three merged days then go into November's month bundle.
-    assert report.bundled_months == [datetime(2026, 11, 1, tzinfo=UTC).timestamp()]
+    # The three merged days then go into November's month bundle, the bundled hours into its
+    # month bundle of hours.
+    november = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
+    assert report.bundled_months == [november] and report.bundled_hours_months == [november]
     grains = [c.grain for c in store.commits()]
-    assert (grains.count("month"), grains.count("hours"), grains.count("hour")) == (3, 1, 0)
+    assert (grains.count("month"), grains.count("hours-month"), len(grains)) == (3, 1, 4)
     after = [answer(store, **o) for o in options_list]
     for a, b in zip(before, after, strict=True):
         for x, y in zip(a.sets, b.sets, strict=True):
@@ -69,8 +71,8 @@ def test_retention_drops_partitions_older_than_it(tmp_path: Path) -> None:
     later = FIRST.timestamp() + 4 * 3600 + 86400 * 400
     report = housekeep(store, later, hourly_days=1000, retention_days=400)
     assert report.dropped == 4
-    [kept] = store.commits()  # the two hours left, bundled as their day's hours
-    assert (kept.grain, kept.end - kept.start) == ("hours", 2 * 3600)
+    [kept] = store.commits()  # the two hours left, bundled (and in the month's bundle)
+    assert (kept.grain, kept.end - kept.start) == ("hours-month", 2 * 3600)
 
 
 def test_bundled_days_keep_hourly_steps_and_repair_rewrites_them_whole(tmp_path: Path) -> None:
@@ -82,7 +84,7 @@ def test_bundled_days_keep_hourly_steps_and_repair_rewrites_them_whole(tmp_path:
     report = housekeep(store, NOW.timestamp(), hourly_days=14.0)
     assert len(report.bundled_days) == 4 and report.compacted_days == []
     files = list(Path(store.root).glob("cluster=*/date=*/part=*/segments.parquet"))
-    assert len(files) == 4  # one file per table and day instead of 24
+    assert len(files) == 1  # one file per table and month instead of 24 per day
     after = answer(store, **hourly)
     assert after.meta["source"]["finestStep"] == "1h"
     for x, y in zip(before.sets, after.sets, strict=True):
@@ -93,7 +95,7 @@ def test_bundled_days_keep_hourly_steps_and_repair_rewrites_them_whole(tmp_path:
     repaired = asyncio.run(close_hours(sample, store, two, two + 7200, rewrite=True))
     assert len(repaired.written) == 24
     grains = [c.grain for c in store.commits()]
-    assert (grains.count("hours"), grains.count("hour")) == (3, 24)
+    assert (grains.count("hours-month"), grains.count("hour")) == (3, 24)
     again = answer(store, **hourly)
     for x, y in zip(before.sets, again.sets, strict=True):
         ox, oy = np.argsort(x.names), np.argsort(y.names)

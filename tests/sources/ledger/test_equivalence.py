@@ -209,6 +209,6 @@ def test_a_query_not_in_whole_days_reads_the_hours(bundled: LedgerStore) -> None
     assert not in_whole_days(Window(FIRST, LAST), 6 * 3600.0)
     assert not in_whole_days(Window(FIRST + timedelta(hours=1), LAST), None)
     [commit] = [c for c in bundled.commits() if c.start == FIRST.timestamp()]
-    assert commit.grain == "hours" and "day_segments" in commit.files
+    assert commit.grain == "hours-month" and "day_segments" in commit.files
     rows = commit.rows
     assert rows["day_segments"] < rows["segments"] / 10  # a container's day is one segment

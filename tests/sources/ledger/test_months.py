@@ -268,7 +268,7 @@ def test_a_marker_of_an_unknown_grain_is_refused_clearly(tmp_path: Path) -> None
         store.commits()
     assert caught.value.reason == (
         f"ledger {tmp_path}: {marker} has grain 'year'; this costreport reads "
-        "hour, hours, day, month"
+        "hour, hours, hours-month, day, month"
     )
 
 
@@ -307,7 +307,7 @@ def test_when_two_writers_rewrite_one_month_the_loser_deletes_nothing(
     store.meanwhile = lambda: bundle_month(
         LedgerStore(store.root), "sample-cluster", OCTOBER, [twenty_ninth]
     )
-    assert bundle_months(store, "sample-cluster") == [NOVEMBER]  # October's lost the race
+    assert bundle_months(store, "sample-cluster")["month"] == [NOVEMBER]  # October lost
     listed = [(c.grain, datetime.fromtimestamp(c.start, tz=UTC).day) for c in store.commits()]
     assert listed == [("month", 29), ("day", 31), ("month", 1), ("month", 2)]
     start, end, options = QUERIES[2]  # 10-31 alone: still there, as its own day
@@ -344,3 +344,76 @@ def test_month_bundles_on_a_directory_and_on_object_storage(ledger_url: str) -> 
     assert [p.split("/")[-1] for p in store.list_files("_commits/cluster=sample-cluster")] == [
         "2026-11.month.json"
     ]
+
+
+@pytest.fixture(scope="module")
+def hour_bundles(sample: SampleSource, tmp_path_factory: pytest.TempPathFactory) -> LedgerStore:
+    """10-31 to 11-02 closed hour by hour, then each day's hours bundled (no month bundle)."""
+    from costreport.sources.ledger.compact import bundle_day
+
+    store = LedgerStore(str(tmp_path_factory.mktemp("hour-bundles")))
+    asyncio.run(close_hours(sample, store, day(10, 31).timestamp(), LAST.timestamp()))
+    for d in range(3):
+        start = day(10, 31).timestamp() + d * DAY
+        bundle_day(store, "sample-cluster", start, [c for c in store.commits() if c.day == start])
+    assert [c.grain for c in store.commits()] == ["hours"] * 3
+    return store
+
+
+HOURLY: list[tuple[datetime, datetime, dict[str, Any]]] = [
+    (day(10, 31), LAST, {"aggregate": ("namespace",), "step": timedelta(hours=6)}),
+    (day(10, 31) + timedelta(hours=20), day(11, 1) + timedelta(hours=3), {"aggregate": ("pod",)}),
+    (day(11, 1), LAST, {"aggregate": ("node",), "step": timedelta(days=1), "include_idle": True}),
+]
+
+
+def test_bundled_hours_go_into_a_month_bundle_of_hours_and_answer_exactly(
+    hour_bundles: LedgerStore, tmp_path: Path
+) -> None:
+    store = copy_of(hour_bundles, tmp_path / "ledger")
+    report = housekeep(store, NOW.timestamp(), hourly_days=14.0)
+    assert report.bundled_hours_months == [OCTOBER, NOVEMBER] and report.bundled_months == []
+    commits = store.commits()
+    assert [c.grain for c in commits] == ["hours-month"] * 3
+    assert all("day_segments" in c.files for c in commits)
+    for start, end, options in HOURLY:
+        after = answer(store, start, end, **options)
+        assert json.dumps(after) == json.dumps(answer(hour_bundles, start, end, **options))
+    root = Path(store.root)
+    assert (
+        sorted(p.parent.name.split("-")[0] for p in root.glob("**/segments.parquet"))
+        == ["part=hours"] * 2
+    )
+    # Eleven days on, 10-31 is compacted: it leaves October's hours bundle (now empty, so
+    # gone) for October's month bundle; November's days stay hourly.
+    report = housekeep(store, day(11, 12).timestamp(), hourly_days=11.0)
+    assert report.compacted_days == [day(10, 31).timestamp()]
+    assert report.bundled_months == [OCTOBER]
+    assert [c.grain for c in store.commits()] == ["month", "hours-month", "hours-month"]
+    assert not list(root.glob("_commits/**/2026-10.hours-month.json"))
+    assert not list(root.glob("cluster=*/date=2026-10-01/part=hours-month-*"))
+    for start, end, options in HOURLY[2:]:
+        after = answer(store, start, end, **options)
+        assert json.dumps(after) == json.dumps(answer(hour_bundles, start, end, **options))
+
+
+def test_a_bundled_day_without_day_segments_keeps_reading_its_segments(
+    hour_bundles: LedgerStore, tmp_path: Path
+) -> None:
+    """Bundles written before `day_segments` existed: their day in a month bundle of hours
+    lists no `day_segments`, so a query in whole days reads its hourly segments (merged)."""
+    store = copy_of(hour_bundles, tmp_path / "ledger")
+    [first] = [c for c in store.commits() if c.start == day(10, 31).timestamp()]
+    (Path(store.root) / first.files["day_segments"]).unlink()
+    marker = Path(store.root) / first.marker
+    body = json.loads(marker.read_text())
+    del body["files"]["day_segments"], body["rows"]["day_segments"]
+    marker.write_text(json.dumps(body))
+    housekeep(store, NOW.timestamp(), hourly_days=14.0)
+    [old] = [c for c in store.commits() if c.start == day(10, 31).timestamp()]
+    assert old.grain == "hours-month" and "day_segments" not in old.files
+    daily = {"aggregate": ("namespace",), "step": timedelta(days=1), "include_idle": True}
+    close(
+        answer(store, day(10, 31), LAST, **daily),
+        answer(hour_bundles, day(10, 31), LAST, **daily),
+    )

@@ -1,5 +1,5 @@
-"""Housekeeping: closed days are bundled, days older than `hourly_days` merged (then gathered
-into month bundles, `months.py`), old data dropped.
+"""Housekeeping: closed days are bundled, days older than `hourly_days` merged, both gathered
+into month bundles (`months.py`), old data dropped.
 
 Every closed day's hours are first bundled (one file per table, rows unchanged, finest step
 still 1 h). A day's 24 hour partitions merge into one, exactly for any set of a day or longer: every
@@ -55,6 +55,7 @@ class HousekeepingReport:
     compacted_days: list[float] = field(default_factory=list)
     bundled_days: list[float] = field(default_factory=list)
     bundled_months: list[float] = field(default_factory=list)
+    bundled_hours_months: list[float] = field(default_factory=list)
     dropped: int = 0
     dropped_record_days: int = 0
 
@@ -124,15 +125,14 @@ def bundle_day(store: LedgerStore, cluster: str, day: float, hours: list[Commit]
 
 
 def compact_day(store: LedgerStore, cluster: str, day: float, hours: list[Commit]) -> Commit:
-    """Merge a day's hour partitions (or its bundle) into one day partition, then delete them."""
+    """Merge a day's hour partitions (or its bundle) into one day partition, then remove them."""
     tables = store.read(hours)
     data: ClusterData = decode(tables, Window.from_timestamps(day, day + DAY))
     data.usage = merge_segments(data.usage)
     encoded = encode(data, day, day + DAY)[cluster]
     encoded["allocations"] = _daily_allocations(tables["allocations"], day)
     commit = store.write_partition(cluster, day, day + DAY, "day", encoded)
-    store.delete([f for h in hours for f in h.files.values()])
-    store.delete([h.marker for h in hours])
+    retire(store, hours)  # (a day in a month bundle of hours leaves it)
     return commit
 
 
@@ -161,7 +161,7 @@ def housekeep(
         report.dropped += len(old)
         by_day: dict[float, list[Commit]] = {}
         for c in mine:
-            if c.grain in ("hour", "hours") and c.end > horizon:
+            if c.grain in ("hour", "hours", "hours-month") and c.end > horizon:
                 by_day.setdefault(c.start - c.start % DAY, []).append(c)
         for day, parts in sorted(by_day.items()):
             parts.sort(key=lambda c: c.start)
@@ -175,5 +175,7 @@ def housekeep(
             ):
                 bundle_day(store, cluster, day, parts)
                 report.bundled_days.append(day)
-        report.bundled_months.extend(bundle_months(store, cluster))
+        written = bundle_months(store, cluster)
+        report.bundled_months.extend(written["month"])
+        report.bundled_hours_months.extend(written["hours-month"])
     return report

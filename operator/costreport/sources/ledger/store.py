@@ -8,10 +8,12 @@ Layout under the ledger's URL (a local path, `file://`, `s3://`, `gs://` or `az:
     cluster=<id>/date=YYYY-MM-DD/part=day/<table>.parquet     a compacted (merged) day
     cluster=<id>/date=YYYY-MM-01/part=month-<g>/<table>.parquet a month's compacted days, one
                                                                file per table (generation g)
+    cluster=<id>/date=YYYY-MM-01/part=hours-month-<g>/…        a month's days of bundled hours
     _commits/cluster=<id>/YYYY-MM-DDTHH.json                   an hour's commit marker
     _commits/cluster=<id>/YYYY-MM-DD.hours.json                a bundle's marker
     _commits/cluster=<id>/YYYY-MM-DD.json                      a compacted day's marker
     _commits/cluster=<id>/YYYY-MM.month.json                   a month bundle's marker
+    _commits/cluster=<id>/YYYY-MM.hours-month.json             a month bundle of hours' marker
     _lifecycle/cluster=<id>/date=YYYY-MM-DD/hHH.parquet         container lives recorded from
                                                                the Kubernetes API in that hour
 
@@ -51,20 +53,24 @@ READ_THREADS = 4
 """Files read in parallel (pyarrow releases the GIL while reading)."""
 
 
-GRAINS = {"hour": 0, "hours": 1, "day": 2, "month": 3}
-"""Partition kinds, least to most compacted: an hour, a day's hours bundled (finest step 1 h),
-a merged day, a merged day inside a month bundle (finest step 1 d). Where two cover one day
-(a crash between writing one and deleting the other), the most compacted wins."""
+GRAINS = {"hour": 0, "hours": 1, "hours-month": 2, "day": 3, "month": 4}
+"""Partition kinds, least to most compacted: an hour, a day's hours bundled, such a day inside
+a month bundle (finest step 1 h), a merged day, a merged day inside a month bundle (finest
+step 1 d). Where two cover one day (a crash between writing one and deleting the other), the
+most compacted wins."""
 MERGED = frozenset({"day", "month"})
 """Grains whose segments are merged per day (answerable at steps of whole days only)."""
+BUNDLED = {"month": "day", "hours-month": "hours"}
+"""Month-bundle grains, and the grain of the days each gathers (`months.py`)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Commit:
     """One visible partition: a closed hour or a compacted day of one cluster.
 
-    A day inside a month bundle (grain "month") reads its rows of the bundle's files: `slices`
-    gives each table's (first row, row count), and `marker` is the bundle's marker."""
+    A day inside a month bundle (grain "month" or "hours-month") reads its rows of the
+    bundle's files: `slices` gives each table's (first row, row count), and `marker` is the
+    bundle's marker."""
 
     cluster: str
     start: float
@@ -132,7 +138,8 @@ def month_days(body: Mapping[str, Any], marker: str) -> list[Commit]:
         for name in body["files"]:
             slices[name] = (offsets[name], rows.get(name, 0))
             offsets[name] += rows.get(name, 0)
-        files = dict(body["files"])
+        # A table a day does not list it never had (e.g. `day_segments` of an old bundle).
+        files = {name: path for name, path in body["files"].items() if name in rows}
         if day.get("allocations"):
             files["allocations"] = day["allocations"]
         out.append(
@@ -140,7 +147,7 @@ def month_days(body: Mapping[str, Any], marker: str) -> list[Commit]:
                 body["cluster"],
                 float(day["start"]),
                 float(day["end"]),
-                "month",
+                body["grain"],
                 files,
                 rows,
                 marker,
@@ -432,7 +439,7 @@ class LedgerStore:
                 f"this costreport reads {', '.join(GRAINS)}"
             )
         relative = path[len(self.root.rstrip("/")) + 1 :]
-        if body["grain"] == "month":
+        if body["grain"] in BUNDLED:
             return month_days(body, relative)
         return [
             Commit(
