@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from datetime import UTC, datetime
 
 from tqdm import tqdm
@@ -15,6 +14,7 @@ from costreport.model.errors import InvalidParameter
 from costreport.model.window import parse_window
 from costreport.sources.ledger import LedgerStore, close_hours, last_closable_hour
 from costreport.sources.ledger.compact import housekeep
+from costreport.sources.ledger.store import MERGED
 
 
 def _store(args: argparse.Namespace) -> LedgerStore:
@@ -37,22 +37,28 @@ def _moment(text: str, parameter: str) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def status(args: argparse.Namespace) -> str:
-    """Clusters, partitions, first and last closed hour, lag and size."""
+def status(args: argparse.Namespace, now: float | None = None) -> str:
+    """Clusters, what they hold, first and last closed hour, lag and size."""
     store = _store(args)
+    return status_text(store, datetime.now(tz=UTC).timestamp() if now is None else now)
+
+
+def status_text(store: LedgerStore, now: float) -> str:
+    """Per cluster: hours answerable at a 1 h step (closed hours, bundled or not), days merged
+    (finest step 1 d), the first and last closed moment, and the lag behind `now`."""
     commits = store.commits()
-    now = datetime.now(tz=UTC).timestamp()
     lines = [f"ledger {store.url} ({store.size_bytes() / 2**20:.1f} MiB)"]
     if not commits:
         return lines[0] + "\nno closed hour yet"
-    lines.append(f"{'CLUSTER':<24}{'HOURS':>8}{'DAYS':>6}  {'FIRST':<22}{'LAST CLOSED':<22}LAG")
+    lines.append(f"{'CLUSTER':<24}{'HOURLY':>8}{'DAYS':>6}  {'FIRST':<22}{'LAST CLOSED':<22}LAG")
     for cluster in sorted({c.cluster for c in commits}):
         mine = [c for c in commits if c.cluster == cluster]
-        grains = Counter(c.grain for c in mine)
+        hourly = sum(c.end - c.start for c in mine if c.grain not in MERGED) / 3600
+        days = sum(1 for c in mine if c.grain in MERGED)
         last = max(c.end for c in mine)
         lag = max(0.0, now - last) / 3600
         lines.append(
-            f"{cluster:<24}{grains['hour']:>8}{grains['day'] + grains['month']:>6}  "
+            f"{cluster:<24}{hourly:>8.0f}{days:>6}  "
             f"{format_time(min(c.start for c in mine)):<22}{format_time(last):<22}{lag:.1f} h"
         )
     return "\n".join(lines)
