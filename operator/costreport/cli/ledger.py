@@ -99,14 +99,21 @@ async def ingest(args: argparse.Namespace, *, rewrite: bool = False) -> str:
     )
 
 
-def compact(args: argparse.Namespace) -> str:
-    """Housekeeping now: compact old hours into days, drop expired partitions."""
+def compact(args: argparse.Namespace, now: float | None = None) -> str:
+    """Housekeeping now: bundle and compact closed days into month bundles, drop expired
+    partitions."""
     store = _store(args)
     report = housekeep(
         store,
-        datetime.now(tz=UTC).timestamp(),
+        datetime.now(tz=UTC).timestamp() if now is None else now,
         hourly_days=args.ledger_hourly_days,
         retention_days=args.ledger_retention,
     )
     days = ", ".join(format_time(d)[:10] for d in report.compacted_days) or "none"
-    return f"compacted days: {days}; dropped {report.dropped} partitions"
+    months = [format_time(m)[:7] for m in report.bundled_months] + [
+        f"{format_time(m)[:7]} (hours)" for m in report.bundled_hours_months
+    ]
+    return (
+        f"compacted days: {days}; month bundles written: {', '.join(months) or 'none'}; "
+        f"dropped {report.dropped} partitions"
+    )
