@@ -40,7 +40,11 @@ from tests.sources.prom_harness import (
     tools_available,
 )
 
-SIZES = {"small": (50, 1_000, 2 * 86400), "large": (200, 10_000, 6 * 3600)}
+SIZES = {
+    "small": (50, 1_000, 2 * 86400),
+    "large": (200, 10_000, 6 * 3600),
+    "large-day": (200, 10_000, 86400),  # the live vs ledger ratio over a longer window
+}
 START = datetime(2026, 9, 1, tzinfo=UTC).timestamp()
 C = "cluster_id"
 
