@@ -231,8 +231,8 @@ def merge(table: RowTable, keys: IntArray) -> Merged:
         member_hi=reduce(np.maximum, table.member_hi),  # type: ignore[arg-type]
         pairs=reduce(np.add, table.pairs),  # type: ignore[arg-type]
     )
-    _merge_sparse(table.pvs, merged.pvs, inverse)
-    _merge_sparse(table.lbs, merged.lbs, inverse)
+    _merge_sparse(table.pvs, merged.pvs, inverse, PV_AMOUNTS)
+    _merge_sparse(table.lbs, merged.lbs, inverse, LB_AMOUNTS)
     _merge_sparse(table.breakdown, merged.breakdown, inverse)
     for i, services in table.services.items():
         target = int(inverse[i])
@@ -241,8 +241,13 @@ def merge(table: RowTable, keys: IntArray) -> Merged:
 
 
 def _merge_sparse(
-    source: dict[int, SparseMap], target: dict[int, SparseMap], inverse: IntArray
+    source: dict[int, SparseMap],
+    target: dict[int, SparseMap],
+    inverse: IntArray,
+    amounts: tuple[str, ...] | None = None,
 ) -> None:
+    """Sum the entries of merged rows per key: the `amounts` fields where the entries' kind
+    has them fixed (`PV_AMOUNTS`, `LB_AMOUNTS`), else every float field."""
     if not source:
         return
     inverse_of = inverse.tolist()
@@ -252,10 +257,20 @@ def _merge_sparse(
             existing = into.get(key)
             if existing is None:
                 into[key] = dict(entry)
-                continue
-            for field_name, value in entry.items():
-                if isinstance(value, float):  # amounts; text and flags (bool is no float) stay
-                    existing[field_name] = float(existing[field_name]) + value
+            elif amounts is not None:
+                for name in amounts:
+                    existing[name] = float(existing[name]) + float(entry[name])
+            else:
+                for field_name, value in entry.items():
+                    if isinstance(value, float):  # amounts; text and flags (bool is no float)
+                        existing[field_name] = float(existing[field_name]) + value
+
+
+PV_AMOUNTS = ("byteHours", "cost", "adjustment")
+"""The summed fields of a `pvs` entry (`volumes._pv_entry`; `providerID` is text)."""
+LB_AMOUNTS = ("cost", "hours", "adjustment")
+"""The summed fields of a load balancer's entry (`volumes._lb_entry`; the rest is text or a
+flag)."""
 
 
 def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
