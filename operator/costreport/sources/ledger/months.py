@@ -68,16 +68,20 @@ def bundle_month(
     deleted) when the marker read back is another writer's (a repair and housekeeping
     rewriting one month at once): the days it would have replaced stay as that one says."""
     ordered = sorted(days, key=lambda c: c.start)
-    tables = BUNDLE_TABLES[grain]
-    parts = store.read_each(ordered, tables)
     generation = f"part={grain}-{uuid.uuid4().hex[:12]}"
     directory = f"{_month_dir(cluster, month)}/{generation}"
     files: dict[str, str] = {}
-    for name in tables:
+    day_rows: list[dict[str, int]] = [{} for _ in ordered]
+    for name in BUNDLE_TABLES[grain]:  # one table at a time: memory is the largest table's
         schema = TABLES[name]
-        pieces = [p[name].cast(schema) for p in parts if name in p]
+        parts = [p.get(name) for p in store.read_each(ordered, [name])]
+        pieces = [t.cast(schema) for t in parts if t is not None]
         files[name] = f"{directory}/{name}.parquet"
         store.write_table(files[name], pa.concat_tables(pieces) if pieces else schema.empty_table())
+        for rows, t in zip(day_rows, parts, strict=True):
+            if t is not None or name != "day_segments":  # `day_segments` only where it was
+                rows[name] = t.num_rows if t is not None else 0
+        del parts, pieces
     body = {
         "schemaVersion": SCHEMA_VERSION,
         "cluster": cluster,
@@ -89,15 +93,10 @@ def bundle_month(
             {
                 "start": c.start,
                 "end": c.end,
-                # Every table's rows, but `day_segments` only where the day had them.
-                "rows": {
-                    name: p[name].num_rows if name in p else 0
-                    for name in tables
-                    if name in p or name != "day_segments"
-                },
+                "rows": rows,
                 "allocations": c.files.get("allocations"),
             }
-            for c, p in zip(ordered, parts, strict=True)
+            for c, rows in zip(ordered, day_rows, strict=True)
         ],
         "written": datetime.now(tz=UTC).isoformat(),
     }
