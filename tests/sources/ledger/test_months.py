@@ -417,3 +417,46 @@ def test_a_bundled_day_without_day_segments_keeps_reading_its_segments(
         answer(store, day(10, 31), LAST, **daily),
         answer(hour_bundles, day(10, 31), LAST, **daily),
     )
+
+
+@pytest.mark.parametrize("hybrid", [False, True])
+def test_a_read_overtaken_by_housekeeping_lists_again_and_answers(
+    sample: SampleSource, days: LedgerStore, tmp_path: Path, hybrid: bool
+) -> None:
+    from costreport.sources.ledger import HybridSource
+
+    copy_of(days, tmp_path / "ledger")
+
+    class Overtaken(LedgerStore):
+        """Housekeeping (another process) bundles the days between the listing and the read:
+        the listed days' files are gone when the read opens them."""
+
+        overtaken = False
+
+        def read(self, commits: Any, tables: Any = None, substitute: Any = None) -> Any:
+            if not self.overtaken:
+                self.overtaken = True
+                housekeep(LedgerStore(self.root), NOW.timestamp(), hourly_days=1.0)
+            return super().read(commits, tables, substitute)
+
+    store = Overtaken(str(tmp_path / "ledger"))
+    start, end, options = QUERIES[0]
+    query = AllocationQuery(window=Window(start, end), **options)
+    source = HybridSource(store, sample) if hybrid else LedgerSource(store)
+    result = asyncio.run(query_allocations(source, query, now=NOW.timestamp()))  # type: ignore[arg-type]
+    assert store.overtaken and [c.grain for c in store.commits()] == ["month"] * 5
+    assert result.to_json() == answer(days, start, end, **options)
+
+
+def test_a_listed_file_that_stays_gone_is_a_clear_source_error(
+    days: LedgerStore, tmp_path: Path
+) -> None:
+    store = copy_of(days, tmp_path / "ledger")
+    lost = store.commits()[1].files["segments"]
+    (Path(store.root) / lost).unlink()
+    with pytest.raises(SourceUnavailable) as caught:
+        answer(store, *QUERIES[0][:2], **QUERIES[0][2])
+    assert caught.value.reason == (
+        f"ledger {store.url}: {lost} is gone (rewritten or removed by housekeeping since it "
+        "was listed)"
+    )

@@ -23,7 +23,7 @@ from costreport.sources.ledger.compact import merge_segments
 from costreport.sources.ledger.fleet import READ_PARALLEL, concat_clusters
 from costreport.sources.ledger.pieces import clip
 from costreport.sources.ledger.schema import TABLES
-from costreport.sources.ledger.store import DAY, MERGED, Commit, LedgerStore
+from costreport.sources.ledger.store import DAY, MERGED, Commit, LedgerStore, StaleListing
 
 
 def _intervals(commits: list[Commit], start: float, end: float) -> list[tuple[float, float]]:
@@ -173,7 +173,14 @@ class LedgerSource:
     async def cluster_data(
         self, window: Window, *, resolution_seconds: float, step_seconds: float | None = None
     ) -> ClusterData:
-        """What the ledger holds for the window (nothing at all is a source error)."""
+        """What the ledger holds for the window (nothing at all is a source error). A listing
+        that housekeeping changed under the read is listed and read once more."""
+        try:
+            return await self._listed_read(window, step_seconds)
+        except StaleListing:
+            return await self._listed_read(window, step_seconds)
+
+    async def _listed_read(self, window: Window, step_seconds: float | None) -> ClusterData:
         commits = await asyncio.to_thread(self.overlapping, window)
         if not commits:
             raise NoData(
@@ -198,7 +205,16 @@ class HybridSource:
     async def cluster_data(
         self, window: Window, *, resolution_seconds: float, step_seconds: float | None = None
     ) -> ClusterData:
-        """Ledger hours plus live data for the gaps; a failing live tail only warns."""
+        """Ledger hours plus live data for the gaps; a failing live tail only warns. A listing
+        that housekeeping changed under the read is answered once more from a new one."""
+        try:
+            return await self._cluster_data(window, resolution_seconds, step_seconds)
+        except StaleListing:
+            return await self._cluster_data(window, resolution_seconds, step_seconds)
+
+    async def _cluster_data(
+        self, window: Window, resolution_seconds: float, step_seconds: float | None
+    ) -> ClusterData:
         a, z = window.start_ts, window.end_ts
         commits = await asyncio.to_thread(self.ledger.overlapping, window)
         covered = _intervals(commits, a, z)

@@ -107,6 +107,16 @@ def filesystem_for(
         ) from None
 
 
+class StaleListing(SourceUnavailable):
+    """A listed partition's file is gone: another process (housekeeping) rewrote or removed
+    it between the listing and the read. Listing again and reading once more answers."""
+
+
+def _missing(error: Exception) -> bool:
+    text = str(error).lower()
+    return any(s in text for s in ("not found", "no such file", "does not exist"))
+
+
 def _upgrade(table: pa.Table, relative: str) -> pa.Table:
     """A table written by an older schema version, with the columns added since (nulls)."""
     name = relative.rsplit("/", 1)[-1].removesuffix(".parquet")
@@ -506,7 +516,18 @@ class LedgerStore:
             with self.fs.open_input_file(self._path(relative)) as handle:
                 return _upgrade(pq.ParquetFile(handle).read(), relative)
         except (OSError, pa.ArrowException) as error:
+            if isinstance(error, FileNotFoundError) or _missing(error):
+                self.forget()  # the next listing reads every marker again
+                raise StaleListing(
+                    f"ledger {self.url}: {relative} is gone (rewritten or removed by "
+                    "housekeeping since it was listed)"
+                ) from None
             raise SourceUnavailable(f"ledger {self.url}: cannot read {relative}: {error}") from None
+
+    def forget(self) -> None:
+        """Drop the parsed markers: the next listing reads them all again."""
+        with self._markers_lock:
+            self._markers.clear()
 
     def size_bytes(self) -> int:
         """Bytes of every file under the ledger's root."""
