@@ -27,12 +27,10 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from costreport.sources.ledger.schema import SCHEMA_VERSION, TABLES
+from costreport.sources.ledger.schema import ENGINE_TABLES, SCHEMA_VERSION, TABLES
 from costreport.sources.ledger.store import BUNDLED, Commit, LedgerStore
 
-MONTH_TABLES = tuple(t for t in TABLES if t not in ("allocations", "day_segments"))
-"""What a bundle of merged days holds: what the engine reads."""
-BUNDLE_TABLES = {"month": MONTH_TABLES, "hours-month": (*MONTH_TABLES, "day_segments")}
+BUNDLE_TABLES = {"month": ENGINE_TABLES, "hours-month": (*ENGINE_TABLES, "day_segments")}
 """The tables of each kind of bundle (bundled hours also keep each container's day merged)."""
 
 

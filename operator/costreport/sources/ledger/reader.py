@@ -22,7 +22,7 @@ from costreport.sources.ledger.codec import decode, encode
 from costreport.sources.ledger.compact import merge_segments
 from costreport.sources.ledger.fleet import READ_PARALLEL, concat_clusters
 from costreport.sources.ledger.pieces import clip
-from costreport.sources.ledger.schema import TABLES
+from costreport.sources.ledger.schema import ENGINE_TABLES, TABLES
 from costreport.sources.ledger.store import DAY, MERGED, Commit, LedgerStore, StaleListing
 
 
@@ -51,11 +51,6 @@ def _gaps(
     if cursor < end:
         gaps.append((cursor, end))
     return gaps
-
-
-ENGINE_TABLES = tuple(t for t in TABLES if t not in ("allocations", "day_segments"))
-"""What the engine reads (`allocations` is for SQL engines; `day_segments` stands in for
-`segments` in queries of whole days)."""
 
 
 def in_whole_days(window: Window, step_seconds: float | None) -> bool:

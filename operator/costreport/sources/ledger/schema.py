@@ -182,3 +182,7 @@ TABLES: dict[str, pa.Schema] = {
     )
     for name, columns in TABLE_COLUMNS.items()
 }
+
+ENGINE_TABLES = tuple(t for t in TABLES if t not in ("allocations", "day_segments"))
+"""What the engine reads (`allocations` is for SQL engines; `day_segments` stands in for
+`segments` in queries of whole days), and what a month bundle of merged days holds."""
