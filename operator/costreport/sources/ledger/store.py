@@ -113,8 +113,10 @@ class StaleListing(SourceUnavailable):
 
 
 def _missing(error: Exception) -> bool:
+    """Whether a filesystem error says the file is absent (pyarrow's object stores raise a
+    plain `OSError` for some calls; local disks and S3 raise `FileNotFoundError`)."""
     text = str(error).lower()
-    return any(s in text for s in ("not found", "no such file", "does not exist"))
+    return "not found" in text or "no such file" in text
 
 
 def _upgrade(table: pa.Table, relative: str) -> pa.Table:
@@ -297,7 +299,7 @@ class LedgerStore:
         except FileNotFoundError:
             return None
         except (OSError, ValueError, pa.ArrowException) as error:
-            if "not found" in str(error).lower() or "no such file" in str(error).lower():
+            if _missing(error):
                 return None
             raise SourceUnavailable(f"ledger {self.url}: cannot read {relative}: {error}") from None
 
@@ -327,7 +329,7 @@ class LedgerStore:
         except FileNotFoundError:
             return None
         except (OSError, pa.ArrowException) as error:
-            if "not found" in str(error).lower() or "no such file" in str(error).lower():
+            if _missing(error):
                 return None
             raise SourceUnavailable(f"ledger {self.url}: cannot read {relative}: {error}") from None
 
