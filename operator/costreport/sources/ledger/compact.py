@@ -162,7 +162,7 @@ def housekeep(
         by_day: dict[float, list[Commit]] = {}
         for c in mine:
             if c.grain in ("hour", "hours", "hours-month") and c.end > horizon:
-                by_day.setdefault(c.start - c.start % DAY, []).append(c)
+                by_day.setdefault(c.day, []).append(c)
         for day, parts in sorted(by_day.items()):
             parts.sort(key=lambda c: c.start)
             if day + DAY <= cutoff:

@@ -491,7 +491,7 @@ class LedgerStore:
         substitute: Mapping[str, str] | None = None,
     ) -> list[dict[str, pa.Table]]:
         """Per partition, its tables (those it has). Each file is read once, in parallel: the
-        days of a month bundle are row ranges of its files (consecutive days one range)."""
+        days of a month bundle are row ranges (zero-copy slices) of its files."""
         swap = substitute or {}
         wanted = list(tables)
         # (partition index, name, file, first row, rows); a None range is the whole file.
