@@ -91,7 +91,8 @@ def _compute(
     builder = AllocationBuilder(data, sets, interner, factors)
     containers = builder.container_rows()
     builder.attach_volumes_and_lbs(containers)
-    allocations = concat([containers, builder.pseudo_table()])
+    allocations = concat([containers, builder.pseudo_table()], consume=True)
+    del containers  # its columns now live in `allocations` only
     members = builder.members.views
 
     idle = builder.idle_rows(allocations) if query.include_idle else RowTable.empty()
@@ -131,9 +132,13 @@ def _compute(
     alloc_names = name_code[allocations.member_lo] if len(allocations) else np.zeros(0, np.int64)
 
     visible = ~shared & (passing if passing is not None else True)
-    agg = merge(
-        allocations.take(visible), allocations.set_index[visible] * n_names + alloc_names[visible]
-    )
+    if np.all(visible):  # nothing shared or filtered out: merge the rows without a copy
+        agg = merge(allocations, allocations.set_index * n_names + alloc_names)
+    else:
+        agg = merge(
+            allocations.take(visible),
+            allocations.set_index[visible] * n_names + alloc_names[visible],
+        )
     rows = agg.rows
     rows.set_index = agg.keys // n_names
     row_names = agg.keys % n_names
@@ -158,7 +163,7 @@ def _compute(
         idle_merged = merge(idle, idle.set_index * n_names + idle_code)
         idle_rows = idle_merged.rows
         idle_rows.set_index = idle_merged.keys // n_names
-        rows = concat([rows, idle_rows])
+        rows = concat([rows, idle_rows], consume=True)
         row_names = np.concatenate([row_names, np.full(len(idle_rows), idle_code)])
 
     groups = accumulation_groups(sets, query.accumulate)

@@ -153,8 +153,10 @@ def network_cost(columns: Mapping[str, FloatArray]) -> FloatArray:
     )
 
 
-def concat(tables: Sequence[RowTable]) -> RowTable:
-    """Stack tables row-wise (sparse maps re-indexed)."""
+def concat(tables: Sequence[RowTable], *, consume: bool = False) -> RowTable:
+    """Stack tables row-wise (sparse maps re-indexed). With `consume`, each input column is
+    released as soon as it is copied, so stacking a large table costs one column more than the
+    result, not a second copy of the table (the inputs are unusable afterwards)."""
     tables = [t for t in tables if len(t)] or [RowTable.empty()]
     if len(tables) == 1:
         return tables[0]
@@ -168,10 +170,18 @@ def concat(tables: Sequence[RowTable]) -> RowTable:
         pvs.update({offset + i: m for i, m in t.pvs.items()})
         lbs.update({offset + i: m for i, m in t.lbs.items()})
         services.update({offset + i: s for i, s in t.services.items()})
+
+    def stacked(parts: list[dict[str, Any]], name: str) -> NDArray[Any]:
+        if consume:
+            return np.concatenate([part.pop(name) for part in parts])
+        return np.concatenate([part[name] for part in parts])
+
+    columns = [t.columns for t in tables]
+    props = [t.props for t in tables]
     return RowTable(
         set_index=np.concatenate([t.set_index for t in tables]),
-        columns={k: np.concatenate([t.columns[k] for t in tables]) for k in ALL_COLUMNS},
-        props={k: np.concatenate([t.props[k] for t in tables]) for k in PROPERTY_NAMES},
+        columns={k: stacked(columns, k) for k in ALL_COLUMNS},
+        props={k: stacked(props, k) for k in PROPERTY_NAMES},
         member_lo=np.concatenate([t.member_lo for t in tables]),
         member_hi=np.concatenate([t.member_hi for t in tables]),
         pairs=np.concatenate([t.pairs for t in tables]),

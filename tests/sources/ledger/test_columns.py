@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from costreport.sources.ledger.columns import codes_in, map_dicts, string_tuples, strings
+from costreport.sources.ledger.columns import (
+    codes_in,
+    map_dicts,
+    shared_strings,
+    string_tuples,
+    strings,
+)
 
 MAP = pa.map_(pa.string(), pa.string())
 
@@ -75,3 +81,15 @@ def test_string_lists_that_would_join_alike_fall_back_to_row_by_row() -> None:
     split = string_tuples(pa.array([["a\x1eb"], ["a", "b"]], pa.list_(pa.string())))
     assert split == [("a\x1eb",), ("a", "b")]
     assert string_tuples(pa.array([["a", None]], pa.list_(pa.string()))) == [("a", None)]
+
+
+def test_shared_strings_keep_values_and_nulls_with_one_object_per_value() -> None:
+    column = pa.chunked_array(
+        [pa.array(["team-a", None, "team-b"]), pa.array(["team-a", "", None, "team-b"])]
+    )
+    out = shared_strings(column)
+    assert out == ["team-a", None, "team-b", "team-a", "", None, "team-b"]
+    assert out == column.to_pylist()
+    assert out[0] is out[3] and out[2] is out[6]
+    assert shared_strings(pa.array(["x", "y", "x"]).slice(1, 2)) == ["y", "x"]
+    assert shared_strings(pa.chunked_array([], pa.string())) == []

@@ -34,7 +34,14 @@ from costreport.model.cluster import (
     VolumeMount,
 )
 from costreport.model.window import Window
-from costreport.sources.ledger.columns import codes_in, combined, map_dicts, string_tuples, strings
+from costreport.sources.ledger.columns import (
+    codes_in,
+    combined,
+    map_dicts,
+    shared_strings,
+    string_tuples,
+    strings,
+)
 from costreport.sources.ledger.schema import TABLES
 
 SEP = "\x1f"
@@ -51,6 +58,9 @@ _POD_FIELDS = (
     "uid",
 )
 """The pod table's plain string columns, the first six in `Pod`'s field order."""
+_POD_UNIQUE = ("pod", "uid")
+"""Of those, the ones (nearly) every pod life has its own value of: read row by row, the rest
+with one string per distinct value."""
 
 
 def _table(name: str, rows: Mapping[str, Sequence[Any]]) -> pa.Table:
@@ -403,7 +413,10 @@ def _decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
     pods_t = tables["pods"]
     pod_keys, pod_rows = _last_rows(_key(pods_t, "cluster", "namespace", "pod", "uid"))
     picked = pods_t.take(pa.array(pod_rows, pa.int64()))
-    plain = {name: picked[name].to_pylist() for name in _POD_FIELDS}
+    plain = {
+        name: picked[name].to_pylist() if name in _POD_UNIQUE else shared_strings(picked[name])
+        for name in _POD_FIELDS
+    }
     pods = [
         Pod(*fields)
         for fields in zip(

@@ -93,6 +93,19 @@ def string_tuples(column: pa.ChunkedArray | pa.Array) -> list[tuple[str, ...]]:
     return _each_once(joined, lambda text: tuple(text.split(_ENTRY)) if text else ())
 
 
+def shared_strings(column: pa.ChunkedArray | pa.Array) -> list[str | None]:
+    """A string column as Python values (null: None), one `str` object per distinct value:
+    a low-cardinality column (namespace, node, controller) costs its distinct values, not a
+    string per row."""
+    arr = combined(column)
+    if len(arr) == 0:
+        return []
+    encoded = pc.dictionary_encode(arr)
+    values: list[str | None] = [*encoded.dictionary.to_pylist(), None]
+    codes = pc.fill_null(encoded.indices, len(values) - 1).to_numpy(zero_copy_only=False)
+    return list(map(values.__getitem__, codes.tolist()))
+
+
 def strings(column: pa.ChunkedArray | pa.Array) -> list[str]:
     """A string column as Python strings (null: empty)."""
     return [value or "" for value in combined(column).to_pylist()]
