@@ -190,9 +190,9 @@ def test_queries_in_whole_days_read_the_merged_day_and_equal_the_live_path(
     read: list[dict[str, str] | None] = []
 
     class Watching(LedgerStore):
-        def read(self, commits, tables=None, substitute=None):  # type: ignore[no-untyped-def]
+        def read_tables(self, commits, tables, pool, substitute=None):  # type: ignore[no-untyped-def]
             read.append(substitute)
-            return super().read(commits, tables, substitute)
+            return super().read_tables(commits, tables, pool, substitute)
 
     now = NOW.timestamp()
     live = asyncio.run(query_allocations(sample, query, now=now))

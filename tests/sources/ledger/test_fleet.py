@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,22 +26,23 @@ END = datetime(2026, 11, 22, 0, 0, tzinfo=UTC).timestamp()
 CLUSTERS = {"east": 1, "west": 2, "north": 3}
 
 
-class CountingStore(LedgerStore):
-    """Records how many partition reads run at once."""
+class Counting:
+    """Wraps `reader.read_decoded` (one cluster's files read and decoded) and records how many
+    run at once and for which clusters."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
         self.lock = threading.Lock()
         self.active = self.peak = 0
+        self.clusters: list[str] = []
 
-    def read(
-        self, commits: Iterable[Any], tables: Iterable[str] | None = None, substitute: Any = None
-    ) -> Any:
+    def __call__(self, store: LedgerStore, commits: list[Any], *args: Any) -> Any:
         with self.lock:
             self.active += 1
             self.peak = max(self.peak, self.active)
+            self.clusters.extend(sorted({c.cluster for c in commits}))
         try:
-            return super().read(commits, tables, substitute)
+            return self.inner(store, commits, *args)
         finally:
             with self.lock:
                 self.active -= 1
@@ -115,11 +116,16 @@ def test_reading_one_cluster_per_worker_equals_decoding_them_together(
 
 @pytest.mark.parametrize("parallel", [1, 2])
 def test_memory_is_bounded_by_the_clusters_read_at_once(
-    fleet: tuple[str, dict[str, str]], parallel: int
+    fleet: tuple[str, dict[str, str]], parallel: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from costreport.sources.ledger import reader
+
     shared, _ = fleet
-    store = CountingStore(shared)
+    counting = Counting(reader.read_decoded)
+    monkeypatch.setattr(reader, "read_decoded", counting)
     q = query(aggregate=("namespace",))
+    store = LedgerStore(shared)
     result = asyncio.run(query_allocations(LedgerSource(store, parallel=parallel), q, now=END))
-    assert store.peak <= parallel
+    assert sorted(counting.clusters) == sorted(CLUSTERS)  # one read per cluster, each alone
+    assert 1 <= counting.peak <= parallel
     assert sum(len(s) for s in result.sets) > 0

@@ -433,11 +433,11 @@ def test_a_read_overtaken_by_housekeeping_lists_again_and_answers(
 
         overtaken = False
 
-        def read(self, commits: Any, tables: Any = None, substitute: Any = None) -> Any:
+        def read_tables(self, commits: Any, tables: Any, pool: Any, substitute: Any = None) -> Any:
             if not self.overtaken:
                 self.overtaken = True
                 housekeep(LedgerStore(self.root), NOW.timestamp(), hourly_days=1.0)
-            return super().read(commits, tables, substitute)
+            return super().read_tables(commits, tables, pool, substitute)
 
     store = Overtaken(str(tmp_path / "ledger"))
     start, end, options = QUERIES[0]

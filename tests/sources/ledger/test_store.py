@@ -149,3 +149,34 @@ def test_history_outlives_the_live_sources_retention(
     # A window that needs live hours the ledger never had is a source error.
     with pytest.raises(SourceUnavailable, match="refused the connection"):
         totals(hybrid, Window(now - timedelta(days=45), now - timedelta(days=39)))
+
+
+def test_tables_read_in_the_background_equal_a_plain_read_and_fail_one_by_one(
+    tmp_path: Path,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from costreport.sources.ledger.schema import TABLES
+    from costreport.sources.ledger.store import StaleListing
+
+    store = LedgerStore(str(tmp_path / "ledger"))
+    close(SampleSource(now=NOW), store, Window(START, START + timedelta(hours=2)))
+    commits = store.commits()
+    plain = store.read(commits, ["pods", "segments"])
+    with ThreadPoolExecutor(2) as pool:
+        reading = store.read_tables(commits, ["pods", "segments"], pool)
+        assert reading["pods"].equals(plain["pods"]) and reading["segments"].equals(
+            plain["segments"]
+        )
+        assert plain["pods"].num_rows > 0 and plain["segments"].num_rows > 0
+        assert reading["nodes"].num_rows == 0 and reading["nodes"].schema == TABLES["nodes"]
+        assert list(reading) == list(TABLES)
+        with pytest.raises(KeyError):
+            reading["no-such-table"]
+    lost = commits[1].files["segments"]
+    (Path(store.root) / lost).unlink()
+    with ThreadPoolExecutor(2) as pool:
+        reading = LedgerStore(store.root).read_tables(commits, ["pods", "segments"], pool)
+        assert reading["pods"].equals(plain["pods"])  # its files are all there
+        with pytest.raises(StaleListing, match=lost):
+            reading["segments"]

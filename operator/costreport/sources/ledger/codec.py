@@ -58,6 +58,17 @@ _POD_FIELDS = (
     "uid",
 )
 """The pod table's plain string columns, the first six in `Pod`'s field order."""
+DECODE_ORDER = (
+    "pods",
+    "segments",
+    "nodes",
+    "volumes",
+    "mounts",
+    "load_balancers",
+    "namespaces",
+    "cluster",
+)
+"""The engine's tables in the order `decode` first uses them (what a reader reads first)."""
 _POD_UNIQUE = ("pod", "uid")
 """Of those, the ones (nearly) every pod life has its own value of: read row by row, the rest
 with one string per distinct value."""

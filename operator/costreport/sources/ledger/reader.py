@@ -9,7 +9,8 @@ the finest step the ledger part can be answered at (1 h, or 1 d over compacted d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -18,12 +19,19 @@ from costreport.model.cluster import ClusterData, ClusterSource, UsageSegments
 from costreport.model.errors import NoData, SourceUnavailable
 from costreport.model.lifecycle import lifecycle_counts
 from costreport.model.window import Window
-from costreport.sources.ledger.codec import decode, encode
+from costreport.sources.ledger.codec import DECODE_ORDER, decode, encode
 from costreport.sources.ledger.compact import merge_segments
 from costreport.sources.ledger.fleet import READ_PARALLEL, concat_clusters
 from costreport.sources.ledger.pieces import clip
 from costreport.sources.ledger.schema import ENGINE_TABLES, TABLES
-from costreport.sources.ledger.store import DAY, MERGED, Commit, LedgerStore, StaleListing
+from costreport.sources.ledger.store import (
+    DAY,
+    MERGED,
+    READ_THREADS,
+    Commit,
+    LedgerStore,
+    StaleListing,
+)
 
 
 def _intervals(commits: list[Commit], start: float, end: float) -> list[tuple[float, float]]:
@@ -84,7 +92,9 @@ def _merge_within_sets(
     return merge_segments(u, groups)
 
 
-def _with_pieces(tables: dict[str, pa.Table], pieces: Sequence[ClusterData]) -> dict[str, pa.Table]:
+def _with_pieces(
+    tables: Mapping[str, pa.Table], pieces: Sequence[ClusterData]
+) -> dict[str, pa.Table]:
     """The ledger's tables with the pieces' tables appended (the pieces last: their pod
     metadata, the most recent, wins)."""
     parts = {name: [tables[name]] for name in ENGINE_TABLES}
@@ -97,6 +107,27 @@ def _with_pieces(tables: dict[str, pa.Table], pieces: Sequence[ClusterData]) -> 
     }
 
 
+def read_decoded(
+    store: LedgerStore,
+    commits: list[Commit],
+    window: Window,
+    step_seconds: float | None,
+    live: Sequence[ClusterData] = (),
+) -> ClusterData:
+    """The partitions (and any `live` pieces) as one `ClusterData`, each container's segments
+    merged per step set. Reading and decoding overlap: the files are read in the background in
+    the order `decode` uses the tables, so the pods are decoded while the rest is read."""
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        tables: Mapping[str, pa.Table] = store.read_tables(
+            commits, DECODE_ORDER, pool, substitutes(window, step_seconds)
+        )
+        if live:
+            tables = _with_pieces(tables, live)
+        data = decode(tables, window)
+    data.usage = _merge_within_sets(data, window, step_seconds)
+    return data
+
+
 class LedgerSource:
     """The ledger's committed partitions as a `ClusterSource` (every cluster in it)."""
 
@@ -106,15 +137,6 @@ class LedgerSource:
         self.store = store
         self.parallel = max(1, parallel)
         """Clusters read at once (a fleet's memory is bounded by this many clusters' tables)."""
-
-    def _read_cluster(
-        self, commits: list[Commit], window: Window, step_seconds: float | None
-    ) -> ClusterData:
-        """One cluster's partitions, decoded and merged per step set (in a worker thread)."""
-        tables = self.store.read(commits, ENGINE_TABLES, substitutes(window, step_seconds))
-        data = decode(tables, window)
-        data.usage = _merge_within_sets(data, window, step_seconds)
-        return data
 
     def overlapping(self, window: Window) -> list[Commit]:
         """Committed partitions overlapping the window."""
@@ -136,21 +158,19 @@ class LedgerSource:
         few segments as the live path has)."""
         clusters = sorted({c.cluster for c in commits})
         if live or len(clusters) == 1:
-            tables = await asyncio.to_thread(
-                self.store.read, commits, ENGINE_TABLES, substitutes(window, step_seconds)
+            data = await asyncio.to_thread(
+                read_decoded, self.store, commits, window, step_seconds, live
             )
-            if live:
-                tables = await asyncio.to_thread(_with_pieces, tables, live)
-            data = await asyncio.to_thread(decode, tables, window)
             data.query_count = sum(piece.query_count for piece in live)
-            data.usage = await asyncio.to_thread(_merge_within_sets, data, window, step_seconds)
         else:  # a fleet: one cluster per worker, so memory is bounded by a cluster, not all
             gate = asyncio.Semaphore(self.parallel)
 
             async def one(cluster: str) -> ClusterData:
                 mine = [c for c in commits if c.cluster == cluster]
                 async with gate:
-                    return await asyncio.to_thread(self._read_cluster, mine, window, step_seconds)
+                    return await asyncio.to_thread(
+                        read_decoded, self.store, mine, window, step_seconds
+                    )
 
             parts = await asyncio.gather(*(one(cluster) for cluster in clusters))
             data = concat_clusters(parts, window)

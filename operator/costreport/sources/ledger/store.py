@@ -33,7 +33,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -167,6 +167,34 @@ def month_days(body: Mapping[str, Any], marker: str) -> list[Commit]:
             )
         )
     return out
+
+
+class Tables(Mapping[str, pa.Table]):
+    """The tables of a `LedgerStore.read_tables` call, each concatenated (in partition order)
+    on first access from the files read for it; a file's read error is raised there."""
+
+    def __init__(self, parts: dict[str, list[tuple[Future[pa.Table], tuple[int, int] | None]]]):
+        self._parts = parts
+        self._done: dict[str, pa.Table] = {}
+
+    def __getitem__(self, name: str) -> pa.Table:
+        found = self._done.get(name)
+        if found is None:
+            if name not in TABLES:
+                raise KeyError(name)
+            pieces = [
+                table if span is None else table.slice(*span)
+                for table, span in ((f.result(), span) for f, span in self._parts.get(name, []))
+            ]
+            found = pa.concat_tables(pieces) if pieces else TABLES[name].empty_table()
+            self._done[name] = found
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TABLES)
+
+    def __len__(self) -> int:
+        return len(TABLES)
 
 
 class LedgerStore:
@@ -475,14 +503,36 @@ class LedgerStore:
         `substitute` reads another table under a table's name where a partition has it (e.g.
         `day_segments` as `segments`)."""
         wanted = list(tables) if tables is not None else list(TABLES)
-        out: dict[str, list[pa.Table]] = {name: [] for name in TABLES}
-        for parts in self.read_each(commits, wanted, substitute):
-            for name, table in parts.items():
-                out[name].append(table)
-        return {
-            name: pa.concat_tables(parts) if parts else TABLES[name].empty_table()
-            for name, parts in out.items()
-        }
+        with ThreadPoolExecutor(READ_THREADS) as pool:
+            reading = self.read_tables(commits, wanted, pool, substitute)
+            return {name: reading[name] for name in TABLES}
+
+    def read_tables(
+        self,
+        commits: Iterable[Commit],
+        tables: Sequence[str],
+        pool: ThreadPoolExecutor,
+        substitute: Mapping[str, str] | None = None,
+    ) -> Tables:
+        """`read`, in the background: every file is queued on `pool` at once, table by table
+        in the order of `tables`, and a table is concatenated when first asked for, waiting
+        only for its own files — so a caller can decode the first tables while the rest are
+        still being read. Other names are empty tables. The pool must outlive the reading."""
+        swap = substitute or {}
+        parts: dict[str, list[tuple[Future[pa.Table], tuple[int, int] | None]]] = {}
+        queued: dict[str, Future[pa.Table]] = {}
+        listed = list(commits)
+        for name in tables:
+            for c in listed:
+                other = swap.get(name)
+                source = other if other is not None and other in c.files else name
+                if source in c.files:
+                    path = c.files[source]
+                    if path not in queued:
+                        queued[path] = pool.submit(self._read_table, path)
+                    span = c.slices.get(source) if c.slices else None
+                    parts.setdefault(name, []).append((queued[path], span))
+        return Tables(parts)
 
     def read_each(
         self,
