@@ -36,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costreport.engine.params import parse_allocation_query
+from costreport.engine.privacy import LabelPolicy
 from costreport.sources.ledger import LedgerSource, LedgerStore, close_hours
 from costreport.sources.ledger.compact import housekeep
 from costreport.sources.ledger.schema import TABLES
@@ -58,13 +59,16 @@ def rss_mib() -> float:
 
 
 def cold(source: object, params: dict[str, str], repeat: int = 3) -> float:
-    """Median seconds of a query computed from scratch (fresh source objects for the ledger)."""
+    """Median seconds of a query computed from scratch (fresh source objects for the ledger),
+    with the label policy `serve` applies by default."""
     query = parse_allocation_query(params, now=NOW)
     times = []
     for _ in range(repeat):
         fresh = LedgerSource(source.store) if isinstance(source, LedgerSource) else source
         began = time.perf_counter()
-        asyncio.run(query_allocations(fresh, query, now=NOW.timestamp()))  # type: ignore[arg-type]
+        asyncio.run(
+            query_allocations(fresh, query, now=NOW.timestamp(), policy=LabelPolicy())  # type: ignore[arg-type]
+        )
         times.append(time.perf_counter() - began)
     return statistics.median(times)
 
