@@ -49,3 +49,18 @@ def test_data_the_policy_leaves_unchanged_keeps_its_pod_list() -> None:
     out = permissive.apply(data)
     assert out.pods is data.pods
     assert out is not data  # namespace maps are still cleaned into a new ClusterData
+
+
+def test_pods_held_as_columns_are_cleaned_column_by_column() -> None:
+    from costreport.model.cluster import POD_FIELDS, PodColumns
+
+    data, shared = _shared_labels()
+    data.pods = PodColumns({n: [getattr(p, n) for p in data.pods] for n in POD_FIELDS})
+    out = LabelPolicy(allowed=("app", "team")).apply(data)
+    assert isinstance(out.pods, PodColumns)
+    as_list = LabelPolicy(allowed=("app", "team")).apply(replace(data, pods=list(data.pods)))
+    assert list(out.pods) == list(as_list.pods)
+    assert out.pods[0].labels is out.pods[2].labels
+    assert data.pods[0].labels is shared  # the input keeps its maps
+    unchanged = LabelPolicy(allowed=("*",)).apply(data)
+    assert unchanged.pods is data.pods

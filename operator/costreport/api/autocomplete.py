@@ -17,6 +17,7 @@ from costreport.api.common import (
 )
 from costreport.api.settings import SETTINGS_KEY, SOURCE_KEY
 from costreport.engine.aggregate import sanitize_key
+from costreport.model.cluster import pod_column
 from costreport.model.errors import InvalidParameter
 from costreport.model.window import (
     Window,
@@ -69,7 +70,7 @@ async def handle_autocomplete(request: web.Request) -> web.Response:
         await request.app[SOURCE_KEY].cluster_data(window, resolution_seconds=300)
     )
     readable = await request_auth(request).readable(
-        request_caller(request), {p.namespace for p in data.pods}
+        request_caller(request), set(pod_column(data.pods, "namespace"))
     )
     values = _autocomplete_values(data, window, field, label_key, readable)
     matches = sorted(v for v in values if v and search in v.lower())

@@ -29,7 +29,7 @@ from costreport.api.common import (
 from costreport.api.settings import SETTINGS_KEY, SOURCE_KEY
 from costreport.engine.focus_export import focus_rows
 from costreport.engine.params import parse_cost_basis
-from costreport.model.cluster import ClusterData
+from costreport.model.cluster import ClusterData, pod_column
 from costreport.model.errors import InvalidParameter
 from costreport.model.query import CostBasis
 from costreport.model.window import Window, split_window
@@ -81,7 +81,7 @@ async def handle_focus(request: web.Request) -> web.StreamResponse:
             data = await fetch_for(source, day, None, timedelta(minutes=1), settings.policy)
             if not caller.cluster_wide:
                 readable = await request_auth(request).readable(
-                    caller, {p.namespace for p in data.pods}
+                    caller, set(pod_column(data.pods, "namespace"))
                 )
                 namespaces = set(readable)
                 if not namespaces and first:

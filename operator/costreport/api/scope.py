@@ -10,7 +10,7 @@ from costreport.api.auth import (
 from costreport.api.common import request_auth, request_caller, request_params
 from costreport.api.settings import CLUSTER_KEYS, SETTINGS_KEY, SOURCE_KEY
 from costreport.engine.params import check_limits
-from costreport.model.cluster import ClusterData
+from costreport.model.cluster import ClusterData, pod_column
 from costreport.model.query import AllocationQuery
 from costreport.sources.service import (
     fetch_for_query,
@@ -38,7 +38,7 @@ async def scope(
     if query.sharing_policy()["applied"]:
         raise Forbidden("shared costs need cluster-wide access to allocations")
     data = await fetch_for_query(request.app[SOURCE_KEY], query, settings.policy)
-    readable = await request_auth(request).readable(caller, {p.namespace for p in data.pods})
+    readable = await request_auth(request).readable(caller, set(pod_column(data.pods, "namespace")))
     if not readable:
         raise Forbidden("no readable namespace in this window")
     own = "|".join(f'namespace:"{n}"' for n in sorted(readable))

@@ -226,7 +226,7 @@ def policy_warnings(query: AllocationQuery, members: Members) -> list[str]:
     return warnings
 
 
-def _pod_row_names(members: Members, keys: Sequence[str]) -> list[str] | None:
+def _pod_row_names(members: Members, keys: Sequence[str]) -> Sequence[str] | None:
     """Row names straight from pod attributes when every key is one (the common
     `namespace`, `cluster`, `node`, `pod` aggregations); None otherwise."""
     if not keys or any(k not in POD_ATTRIBUTE_KEYS for k in keys):

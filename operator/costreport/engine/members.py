@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
-from operator import attrgetter
 from typing import Any, overload
 
 import numpy as np
@@ -13,9 +13,22 @@ from numpy.typing import NDArray
 
 from costreport.engine.aggregate import MemberView
 from costreport.engine.rows import IntArray
-from costreport.model.cluster import ClusterData
+from costreport.model.cluster import ClusterData, pod_column
 
 RESOURCES = ("cpuCost", "gpuCost", "ramCost")
+_VIEW_FIELDS = (
+    "cluster",
+    "node",
+    "namespace",
+    "name",
+    "controller_kind",
+    "controller_name",
+    "provider_id",
+    "labels",
+    "annotations",
+    "services",
+)
+"""The pod fields of a `MemberView`, in its order (the container's name comes between)."""
 IDLE_MEMBER = -2
 
 
@@ -92,7 +105,13 @@ class Members:
         """How many members are containers (the rest are pseudo-allocations)."""
         node_rows = {(n.cluster, n.name): i for i, n in enumerate(data.nodes)}
         pod_node = np.fromiter(
-            (node_rows.get((p.cluster, p.node), -1) for p in data.pods), np.int64, len(data.pods)
+            map(
+                node_rows.get,
+                zip(pod_column(data.pods, "cluster"), pod_column(data.pods, "node"), strict=True),
+                itertools.repeat(-1),
+            ),
+            np.int64,
+            len(data.pods),
         )
         self.container_pod = np.fromiter(
             (c.pod for c in data.containers), np.int64, len(data.containers)
@@ -100,7 +119,8 @@ class Members:
         self.container_node = pod_node[self.container_pod] if self.count else self.container_pod
         self.pseudo: list[MemberView] = []
         self.views = MemberViews(self)
-        self._pod_values: dict[str, list[str]] = {}
+        self._pod_values: dict[str, Sequence[Any]] = {}
+        self._view_columns: list[Sequence[Any]] | None = None
 
     @property
     def pod(self) -> IntArray:
@@ -122,26 +142,28 @@ class Members:
 
     def pod_view(self, pod: int, container: str = "") -> MemberView:
         """The view of one container of a pod (of any container, for what ignores its name)."""
-        p = self.data.pods[pod]
+        c = self._view_columns
+        if c is None:  # read off the pods' columns: no `Pod` is made for a view
+            c = self._view_columns = [self.pod_values(name) for name in _VIEW_FIELDS]
         return MemberView(  # positional: twice as fast as keywords
-            p.cluster,
-            p.node,
-            p.namespace,
-            p.name,
+            c[0][pod],
+            c[1][pod],
+            c[2][pod],
+            c[3][pod],
             container,
-            p.controller_kind,
-            p.controller_name,
-            p.provider_id,
-            p.labels,
-            p.annotations,
-            p.services,
+            c[4][pod],
+            c[5][pod],
+            c[6][pod],
+            c[7][pod],
+            c[8][pod],
+            c[9][pod],
         )
 
-    def pod_values(self, attribute: str) -> list[str]:
+    def pod_values(self, attribute: str) -> Sequence[Any]:
         """One pod attribute for every pod (in `data.pods` order; read once, kept)."""
         found = self._pod_values.get(attribute)
         if found is None:
-            found = self._pod_values[attribute] = list(map(attrgetter(attribute), self.data.pods))
+            found = self._pod_values[attribute] = pod_column(self.data.pods, attribute)
         return found
 
     def codes(

@@ -12,12 +12,12 @@ import fnmatch
 import functools
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from costreport.engine.aggregate import ALIAS_LABELS, sanitize_key
 from costreport.engine.filters import parse_filter
-from costreport.model.cluster import ClusterData, Pod
+from costreport.model.cluster import ClusterData, Pod, PodColumns
 from costreport.model.errors import InvalidParameter
 from costreport.model.query import AllocationQuery
 
@@ -71,21 +71,38 @@ class LabelPolicy:
                 found = cleaned[id(labels)] = self.clean(labels)
             return found
 
-        pods: list[Pod] = []
-        changed = False
-        for p in data.pods:
-            labels, annotations = once(p.labels), once(p.annotations)
-            if labels is p.labels and annotations is p.annotations:
-                pods.append(p)
-            else:
-                pods.append(replace(p, labels=labels, annotations=annotations))
-                changed = True
         return replace(
             data,
-            pods=pods if changed else data.pods,
+            pods=self._pods(data.pods, once),
             namespace_labels={k: self.clean(v) for k, v in data.namespace_labels.items()},
             namespace_annotations={k: self.clean(v) for k, v in data.namespace_annotations.items()},
         )
+
+    @staticmethod
+    def _pods(
+        pods: Sequence[Pod], once: Callable[[Mapping[str, str]], Mapping[str, str]]
+    ) -> Sequence[Pod]:
+        """The pods with their maps cleaned; the same sequence where nothing changes."""
+        if isinstance(pods, PodColumns):  # column by column: no `Pod` made
+            columns = {
+                name: [once(m) for m in pods.column(name)] for name in ("labels", "annotations")
+            }
+            same = all(
+                a is b
+                for name, cleaned in columns.items()
+                for a, b in zip(cleaned, pods.column(name), strict=True)
+            )
+            return pods if same else pods.replaced(**columns)
+        out: list[Pod] = []
+        changed = False
+        for p in pods:
+            labels, annotations = once(p.labels), once(p.annotations)
+            if labels is p.labels and annotations is p.annotations:
+                out.append(p)
+            else:
+                out.append(replace(p, labels=labels, annotations=annotations))
+                changed = True
+        return out if changed else pods
 
     def check(self, query: AllocationQuery) -> None:
         """Reject a query that aggregates or filters by a key the policy hides."""

@@ -73,11 +73,12 @@ def _attach_volumes(
     for m in builder.data.mounts:
         mounts[(m.claim_namespace, m.claim_name)].append(m.pod)
     factors = builder.factors
+    pod_cluster = builder.members.pod_values("cluster")
     for v, pv in enumerate(builder.data.volumes):
         key = f"cluster={pv.cluster}:name={pv.name}"
         claimed = bool(pv.claim_name)
         pods = mounts.get((pv.claim_namespace, pv.claim_name), []) if claimed else []
-        pods = [p for p in pods if builder.data.pods[p].cluster == pv.cluster]
+        pods = [p for p in pods if pod_cluster[p] == pv.cluster]
         for s, window in enumerate(builder.sets):
             a, b = max(pv.start, window.start_ts), min(pv.end, window.end_ts)
             if b <= a:

@@ -29,7 +29,7 @@ from costreport.model.cluster import (
     NetworkPrices,
     Node,
     PersistentVolume,
-    Pod,
+    PodColumns,
     UsageSegments,
     VolumeMount,
 )
@@ -57,7 +57,7 @@ _POD_FIELDS = (
     "provider_id",
     "uid",
 )
-"""The pod table's plain string columns, the first six in `Pod`'s field order."""
+"""The pod table's plain string columns."""
 DECODE_ORDER = (
     "pods",
     "segments",
@@ -428,19 +428,22 @@ def _decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
         name: picked[name].to_pylist() if name in _POD_UNIQUE else shared_strings(picked[name])
         for name in _POD_FIELDS
     }
-    pods = [
-        Pod(*fields)
-        for fields in zip(
-            *(plain[name] for name in _POD_FIELDS[:6]),
-            map_dicts(picked["labels"]),
-            map_dicts(picked["annotations"]),
-            string_tuples(picked["services"]),
-            plain["provider_id"],
-            plain["uid"],
-            strings(picked["lifecycle"]),
-            strict=True,
-        )
-    ]
+    pods = PodColumns(  # no object per pod life: the engine reads the columns
+        {
+            "cluster": plain["cluster"],
+            "namespace": plain["namespace"],
+            "name": plain["pod"],
+            "node": plain["node"],
+            "controller_kind": plain["controller_kind"],
+            "controller_name": plain["controller_name"],
+            "labels": map_dicts(picked["labels"]),
+            "annotations": map_dicts(picked["annotations"]),
+            "services": string_tuples(picked["services"]),
+            "provider_id": plain["provider_id"],
+            "uid": plain["uid"],
+            "lifecycle": strings(picked["lifecycle"]),
+        }
+    )
     pod_key_array = pa.array(pod_keys, pa.string())  # for the vectorised lookups below
 
     seg = tables["segments"]

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from costreport.model.cluster import (
+    POD_FIELDS,
     ClusterData,
     Container,
     LoadBalancer,
@@ -20,8 +21,10 @@ from costreport.model.cluster import (
     Node,
     PersistentVolume,
     Pod,
+    PodColumns,
     UsageSegments,
     VolumeMount,
+    pod_column,
 )
 from costreport.model.window import Window
 
@@ -29,11 +32,19 @@ READ_PARALLEL = 2
 """Clusters read and decoded at once (one per core of a small pod)."""
 
 
+def joined_pods(parts: Sequence[Sequence[Pod]]) -> Sequence[Pod]:
+    """The parts' pods in order: column by column where every part is `PodColumns`."""
+    if parts and all(isinstance(p, PodColumns) for p in parts):
+        return PodColumns(
+            {name: [v for p in parts for v in pod_column(p, name)] for name in POD_FIELDS}
+        )
+    return [pod for p in parts for pod in p]
+
+
 def concat_clusters(parts: Sequence[ClusterData], window: Window) -> ClusterData:
     """One `ClusterData` holding every part (parts of different clusters)."""
     if len(parts) == 1:
         return replace(parts[0], window=window)
-    pods: list[Pod] = []
     containers: list[Container] = []
     nodes: list[Node] = []
     volumes: list[PersistentVolume] = []
@@ -46,9 +57,9 @@ def concat_clusters(parts: Sequence[ClusterData], window: Window) -> ClusterData
     namespace_labels: dict[tuple[str, str], Mapping[str, str]] = {}
     namespace_annotations: dict[tuple[str, str], Mapping[str, str]] = {}
     spans = [p.coverage for p in parts if p.coverage is not None]
+    pod_offset = 0
     for part in parts:
-        pod_offset, container_offset = len(pods), len(containers)
-        pods.extend(part.pods)
+        container_offset = len(containers)
         containers.extend(replace(c, pod=c.pod + pod_offset) for c in part.containers)
         nodes.extend(part.nodes)
         volumes.extend(part.volumes)
@@ -58,6 +69,7 @@ def concat_clusters(parts: Sequence[ClusterData], window: Window) -> ClusterData
         )
         usage = part.usage
         usages.append(replace(usage, container=usage.container + container_offset))
+        pod_offset += len(part.pods)
         warnings.extend(w for w in part.warnings if w not in warnings)
         management.update(part.cluster_management_hourly)
         network.update(part.network_prices)
@@ -67,7 +79,7 @@ def concat_clusters(parts: Sequence[ClusterData], window: Window) -> ClusterData
     return ClusterData(
         window=window,
         nodes=nodes,
-        pods=pods,
+        pods=joined_pods([part.pods for part in parts]),
         containers=containers,
         usage=UsageSegments.concatenate(usages),
         volumes=volumes,

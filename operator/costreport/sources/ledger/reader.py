@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pyarrow as pa
 
-from costreport.model.cluster import ClusterData, ClusterSource, UsageSegments
+from costreport.model.cluster import ClusterData, ClusterSource, UsageSegments, pod_column
 from costreport.model.errors import NoData, SourceUnavailable
 from costreport.model.lifecycle import lifecycle_counts
 from costreport.model.window import Window
@@ -180,7 +180,7 @@ class LedgerSource:
             "ledger": [Window.from_timestamps(a, z).to_json() for a, z in span],
             "finestStep": "1d" if grains & MERGED else "1h",
         }
-        counts = lifecycle_counts([p.lifecycle for p in data.pods])
+        counts = lifecycle_counts(list(pod_column(data.pods, "lifecycle")))
         if counts is not None:
             data.notes = {**data.notes, "lifecycle": counts}
         return data
