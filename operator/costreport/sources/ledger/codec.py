@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from costreport.engine.gcpause import paused_gc
 from costreport.model.allocation import AllocationSetRange
 from costreport.model.cluster import (
+    POD_FIELDS,
     USAGE_FLOAT_COLUMNS,
     ClusterData,
     Container,
@@ -32,6 +33,7 @@ from costreport.model.cluster import (
     PodColumns,
     UsageSegments,
     VolumeMount,
+    pod_column,
 )
 from costreport.model.window import Window
 from costreport.sources.ledger.columns import (
@@ -88,32 +90,33 @@ def encode(
 ) -> dict[str, dict[str, pa.Table]]:
     """Tables per cluster for one clipped piece covering [start, end)."""
     pods = data.pods
+    pod = {name: pod_column(pods, name) for name in POD_FIELDS}  # no Pod made from columns
     tables: dict[str, pa.Table] = {}
     tables["pods"] = _table(
         "pods",
         {
-            "cluster": [p.cluster for p in pods],
-            "namespace": [p.namespace for p in pods],
-            "pod": [p.name for p in pods],
-            "uid": [p.uid for p in pods],
-            "node": [p.node for p in pods],
-            "controller_kind": [p.controller_kind for p in pods],
-            "controller_name": [p.controller_name for p in pods],
-            "provider_id": [p.provider_id for p in pods],
-            "labels": [_labels(p.labels) for p in pods],
-            "annotations": [_labels(p.annotations) for p in pods],
-            "services": [list(p.services) for p in pods],
-            "lifecycle": [p.lifecycle for p in pods],
+            "cluster": pod["cluster"],
+            "namespace": pod["namespace"],
+            "pod": pod["name"],
+            "uid": pod["uid"],
+            "node": pod["node"],
+            "controller_kind": pod["controller_kind"],
+            "controller_name": pod["controller_name"],
+            "provider_id": pod["provider_id"],
+            "labels": [_labels(m) for m in pod["labels"]],
+            "annotations": [_labels(m) for m in pod["annotations"]],
+            "services": [list(s) for s in pod["services"]],
+            "lifecycle": pod["lifecycle"],
         },
     )
     u = data.usage
     pod_of_container = np.fromiter((c.pod for c in data.containers), np.int64, len(data.containers))
-    seg_pod = pod_of_container[u.container] if len(u) else np.zeros(0, np.int64)
+    seg_pod = (pod_of_container[u.container] if len(u) else np.zeros(0, np.int64)).tolist()
     columns: dict[str, Any] = {
-        "cluster": [pods[i].cluster for i in seg_pod.tolist()],
-        "namespace": [pods[i].namespace for i in seg_pod.tolist()],
-        "pod": [pods[i].name for i in seg_pod.tolist()],
-        "uid": [pods[i].uid for i in seg_pod.tolist()],
+        "cluster": [pod["cluster"][i] for i in seg_pod],
+        "namespace": [pod["namespace"][i] for i in seg_pod],
+        "pod": [pod["name"][i] for i in seg_pod],
+        "uid": [pod["uid"][i] for i in seg_pod],
         "container": [data.containers[c].name for c in u.container.tolist()],
     }
     for name in USAGE_FLOAT_COLUMNS:
@@ -169,10 +172,10 @@ def encode(
     tables["mounts"] = _table(
         "mounts",
         {
-            "cluster": [pods[m.pod].cluster for m in data.mounts],
-            "namespace": [pods[m.pod].namespace for m in data.mounts],
-            "pod": [pods[m.pod].name for m in data.mounts],
-            "uid": [pods[m.pod].uid for m in data.mounts],
+            "cluster": [pod["cluster"][m.pod] for m in data.mounts],
+            "namespace": [pod["namespace"][m.pod] for m in data.mounts],
+            "pod": [pod["name"][m.pod] for m in data.mounts],
+            "uid": [pod["uid"][m.pod] for m in data.mounts],
             "claim_namespace": [m.claim_namespace for m in data.mounts],
             "claim_name": [m.claim_name for m in data.mounts],
         },
@@ -188,7 +191,7 @@ def encode(
             "private": [lb.private for lb in lbs],
             "pods": [
                 [
-                    {"namespace": pods[i].namespace, "name": pods[i].name, "uid": pods[i].uid}
+                    {"namespace": pod["namespace"][i], "name": pod["name"][i], "uid": pod["uid"][i]}
                     for i in lb.pods
                 ]
                 for lb in lbs
@@ -207,9 +210,7 @@ def encode(
     )
     tables["allocations"] = _allocations(allocations, start, end)
     clusters = sorted(
-        {p.cluster for p in pods}
-        | {n.cluster for n in data.nodes}
-        | set(data.cluster_management_hourly)
+        set(pod["cluster"]) | {n.cluster for n in data.nodes} | set(data.cluster_management_hourly)
     )
     coverage = data.coverage
     tables["cluster"] = _table(

@@ -169,6 +169,18 @@ def month_days(body: Mapping[str, Any], marker: str) -> list[Commit]:
     return out
 
 
+def _file_of(
+    commit: Commit, name: str, substitute: Mapping[str, str] | None
+) -> tuple[str, tuple[int, int] | None] | None:
+    """The file a partition reads table `name` from (its substitute where it has one) and its
+    row range there (None: the whole file); None if the partition has no such table."""
+    other = substitute.get(name) if substitute else None
+    source = other if other is not None and other in commit.files else name
+    if source not in commit.files:
+        return None
+    return commit.files[source], commit.slices.get(source) if commit.slices else None
+
+
 class Tables(Mapping[str, pa.Table]):
     """The tables of a `LedgerStore.read_tables` call, each concatenated (in partition order)
     on first access from the files read for it; a file's read error is raised there."""
@@ -518,19 +530,16 @@ class LedgerStore:
         in the order of `tables`, and a table is concatenated when first asked for, waiting
         only for its own files — so a caller can decode the first tables while the rest are
         still being read. Other names are empty tables. The pool must outlive the reading."""
-        swap = substitute or {}
         parts: dict[str, list[tuple[Future[pa.Table], tuple[int, int] | None]]] = {}
         queued: dict[str, Future[pa.Table]] = {}
         listed = list(commits)
         for name in tables:
             for c in listed:
-                other = swap.get(name)
-                source = other if other is not None and other in c.files else name
-                if source in c.files:
-                    path = c.files[source]
+                found = _file_of(c, name, substitute)
+                if found is not None:
+                    path, span = found
                     if path not in queued:
                         queued[path] = pool.submit(self._read_table, path)
-                    span = c.slices.get(source) if c.slices else None
                     parts.setdefault(name, []).append((queued[path], span))
         return Tables(parts)
 
@@ -542,18 +551,15 @@ class LedgerStore:
     ) -> list[dict[str, pa.Table]]:
         """Per partition, its tables (those it has). Each file is read once, in parallel: the
         days of a month bundle are row ranges (zero-copy slices) of its files."""
-        swap = substitute or {}
         wanted = list(tables)
         # (partition index, name, file, first row, rows); a None range is the whole file.
         jobs: list[tuple[int, str, str, tuple[int, int] | None]] = []
         listed = list(commits)
         for index, c in enumerate(listed):
             for name in wanted:
-                other = swap.get(name)
-                source = other if other is not None and other in c.files else name
-                if source in c.files:
-                    span = c.slices.get(source) if c.slices else None
-                    jobs.append((index, name, c.files[source], span))
+                found = _file_of(c, name, substitute)
+                if found is not None:
+                    jobs.append((index, name, *found))
         paths = sorted({job[2] for job in jobs})
         with ThreadPoolExecutor(READ_THREADS) as pool:
             whole = dict(zip(paths, pool.map(self._read_table, paths), strict=True))
