@@ -49,7 +49,7 @@ from costreport.sources.ledger.schema import TABLES
 SEP = "\x1f"
 """Joins key parts (never part of a Kubernetes name, label or uid)."""
 
-_POD_FIELDS = (
+_POD_STRINGS = (
     "cluster",
     "namespace",
     "pod",
@@ -427,7 +427,7 @@ def _decode(tables: Mapping[str, pa.Table], window: Window) -> ClusterData:
     picked = pods_t.take(pa.array(pod_rows, pa.int64()))
     plain = {
         name: picked[name].to_pylist() if name in _POD_UNIQUE else shared_strings(picked[name])
-        for name in _POD_FIELDS
+        for name in _POD_STRINGS
     }
     pods = PodColumns(  # no object per pod life: the engine reads the columns
         {

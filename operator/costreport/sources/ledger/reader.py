@@ -180,7 +180,7 @@ class LedgerSource:
             "ledger": [Window.from_timestamps(a, z).to_json() for a, z in span],
             "finestStep": "1d" if grains & MERGED else "1h",
         }
-        counts = lifecycle_counts(list(pod_column(data.pods, "lifecycle")))
+        counts = lifecycle_counts(pod_column(data.pods, "lifecycle"))
         if counts is not None:
             data.notes = {**data.notes, "lifecycle": counts}
         return data

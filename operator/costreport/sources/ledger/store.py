@@ -181,12 +181,24 @@ def _file_of(
     return commit.files[source], commit.slices.get(source) if commit.slices else None
 
 
+Queued = tuple[int, str, Future[pa.Table], tuple[int, int] | None]
+"""A queued read: (partition index, table name, its file's read, row range or None: all)."""
+
+
+def _rows(read: Future[pa.Table], span: tuple[int, int] | None) -> pa.Table:
+    """A queued file's table, or its rows `span` (a zero-copy slice); a read error is raised."""
+    table = read.result()
+    return table if span is None else table.slice(*span)
+
+
 class Tables(Mapping[str, pa.Table]):
     """The tables of a `LedgerStore.read_tables` call, each concatenated (in partition order)
     on first access from the files read for it; a file's read error is raised there."""
 
-    def __init__(self, parts: dict[str, list[tuple[Future[pa.Table], tuple[int, int] | None]]]):
-        self._parts = parts
+    def __init__(self, queued: list[Queued]):
+        self._parts: dict[str, list[tuple[Future[pa.Table], tuple[int, int] | None]]] = {}
+        for _, name, read, span in queued:
+            self._parts.setdefault(name, []).append((read, span))
         self._done: dict[str, pa.Table] = {}
 
     def __getitem__(self, name: str) -> pa.Table:
@@ -194,10 +206,7 @@ class Tables(Mapping[str, pa.Table]):
         if found is None:
             if name not in TABLES:
                 raise KeyError(name)
-            pieces = [
-                table if span is None else table.slice(*span)
-                for table, span in ((f.result(), span) for f, span in self._parts.get(name, []))
-            ]
+            pieces = [_rows(read, span) for read, span in self._parts.get(name, [])]
             found = pa.concat_tables(pieces) if pieces else TABLES[name].empty_table()
             self._done[name] = found
         return found
@@ -530,18 +539,7 @@ class LedgerStore:
         in the order of `tables`, and a table is concatenated when first asked for, waiting
         only for its own files — so a caller can decode the first tables while the rest are
         still being read. Other names are empty tables. The pool must outlive the reading."""
-        parts: dict[str, list[tuple[Future[pa.Table], tuple[int, int] | None]]] = {}
-        queued: dict[str, Future[pa.Table]] = {}
-        listed = list(commits)
-        for name in tables:
-            for c in listed:
-                found = _file_of(c, name, substitute)
-                if found is not None:
-                    path, span = found
-                    if path not in queued:
-                        queued[path] = pool.submit(self._read_table, path)
-                    parts.setdefault(name, []).append((queued[path], span))
-        return Tables(parts)
+        return Tables(self._queue(list(commits), tables, pool, substitute))
 
     def read_each(
         self,
@@ -551,23 +549,33 @@ class LedgerStore:
     ) -> list[dict[str, pa.Table]]:
         """Per partition, its tables (those it has). Each file is read once, in parallel: the
         days of a month bundle are row ranges (zero-copy slices) of its files."""
-        wanted = list(tables)
-        # (partition index, name, file, first row, rows); a None range is the whole file.
-        jobs: list[tuple[int, str, str, tuple[int, int] | None]] = []
         listed = list(commits)
-        for index, c in enumerate(listed):
-            for name in wanted:
+        out: list[dict[str, pa.Table]] = [{} for _ in listed]
+        with ThreadPoolExecutor(READ_THREADS) as pool:
+            for index, name, read, span in self._queue(listed, list(tables), pool, substitute):
+                out[index][name] = _rows(read, span)
+        return out
+
+    def _queue(
+        self,
+        listed: list[Commit],
+        tables: Sequence[str],
+        pool: ThreadPoolExecutor,
+        substitute: Mapping[str, str] | None,
+    ) -> list[Queued]:
+        """Every file the partitions read `tables` from, queued once on `pool`, table by table
+        in the order given (partitions in theirs)."""
+        reads: dict[str, Future[pa.Table]] = {}
+        queued: list[Queued] = []
+        for name in tables:
+            for index, c in enumerate(listed):
                 found = _file_of(c, name, substitute)
                 if found is not None:
-                    jobs.append((index, name, *found))
-        paths = sorted({job[2] for job in jobs})
-        with ThreadPoolExecutor(READ_THREADS) as pool:
-            whole = dict(zip(paths, pool.map(self._read_table, paths), strict=True))
-        out: list[dict[str, pa.Table]] = [{} for _ in listed]
-        for index, name, path, span in jobs:
-            table = whole[path]
-            out[index][name] = table if span is None else table.slice(*span)
-        return out
+                    path, span = found
+                    if path not in reads:
+                        reads[path] = pool.submit(self._read_table, path)
+                    queued.append((index, name, reads[path], span))
+        return queued
 
     def _read_table(self, relative: str) -> pa.Table:
         try:
