@@ -45,9 +45,8 @@ from tests.sources.prom_harness import (
     SimContainer,
     SimNode,
     SimPod,
-    running_prometheus,
-    tools_available,
 )
+from tests.sources.prom_server import running_prometheus, tools_available
 
 from costreport.engine.allocation import compute_allocations
 from costreport.model.lifecycle import ContainerLife

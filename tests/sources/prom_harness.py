@@ -1,24 +1,16 @@
-"""A real Prometheus for tests: simulate a cluster, write its metrics, backfill, serve.
+"""A simulated cluster for the real-Prometheus tests: its ground truth and its metrics.
 
 `SimCluster` holds the ground truth (exact pod lifetimes, requests, usage, prices) as a
 `ClusterData`, so the expected costs are the engine's answer on the truth, and writes what
 kube-state-metrics and cAdvisor would have exported, scraped every `scrape` seconds, as
-OpenMetrics. `backfill` runs `promtool tsdb create-blocks-from openmetrics`; `PrometheusServer`
-starts Debian's `prometheus` on a free loopback port over those blocks and stops it afterwards.
+OpenMetrics. `tests/sources/prom_server.py` backfills those into Debian's Prometheus and
+serves them.
 """
 
 from __future__ import annotations
 
 import math
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TextIO
 
 import numpy as np
@@ -292,7 +284,18 @@ class SimCluster:
         Returns the number of samples written (a long history is written in time chunks so
         that files and promtool's memory stay small).
         """
-        families: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+        return write_families(out, self.families(since, until), since, until)
+
+    def families(self, since: float = -math.inf, until: float = math.inf) -> Families:
+        """Every series' scrape times and values in [since, until), by metric name and labels.
+
+        Making the series costs about as much as writing an hour of them: a long history is
+        made a day at a time and written in 2-hour files (`write_families`).
+        """
+        families: Families = {}
+
+        def scrapes(a: float, b: float) -> np.ndarray:  # only this chunk's scrapes are made
+            return self.scrapes(max(a, since), min(b, until))
 
         def add(
             name: str, labels: dict[str, str], times: np.ndarray, values: np.ndarray | float
@@ -311,7 +314,7 @@ class SimCluster:
             series[text] = (times, vals)
 
         for n in self.nodes:
-            t = self.scrapes(n.start, n.end)
+            t = scrapes(n.start, n.end)
             base = {"cluster_id": n.cluster, "node": n.name}
             add("kube_node_info", {**base, "provider_id": f"i-{n.name}"}, t, 1)
             add("kube_node_created", base, t, n.start)
@@ -334,15 +337,15 @@ class SimCluster:
         for p in self.pods:
             stay = self.linger if p.linger is None else p.linger
             lingering = p.end + (stay if p.completed or p.deleted else 0.0)
-            t_obj = self.scrapes(p.start, lingering)
-            t_run = self.scrapes(p.run_start, p.end)
+            t_obj = scrapes(p.start, lingering)
+            t_run = scrapes(p.run_start, p.end)
             pod = {"cluster_id": p.cluster, "namespace": p.namespace, "pod": p.name, "uid": p.uid}
             add("kube_pod_info", {**pod, "node": p.node}, t_obj, 1)
             add("kube_pod_start_time", pod, t_obj, p.start)
             if p.completed:
-                add("kube_pod_completion_time", pod, self.scrapes(p.end, lingering), p.end)
+                add("kube_pod_completion_time", pod, scrapes(p.end, lingering), p.end)
             if p.deleted:
-                add("kube_pod_deletion_timestamp", pod, self.scrapes(p.end, lingering), p.end)
+                add("kube_pod_deletion_timestamp", pod, scrapes(p.end, lingering), p.end)
             if p.owner_kind:
                 add(
                     "kube_pod_owner",
@@ -430,7 +433,7 @@ class SimCluster:
                     add("container_cpu_allocation", cad, t_run, cpu_alloc)
                     add("container_memory_allocation_bytes", cad, t_run, ram_alloc)
         for svc in self.services:
-            t = self.scrapes(self.start, self.end)
+            t = scrapes(self.start, self.end)
             sel = {"cluster_id": svc.cluster, "namespace": svc.namespace, "service": svc.name}
             selector = {f"label_{k}": v for k, v in svc.selector.items()}
             add("service_selector_labels", {**sel, **selector}, t, 1)
@@ -443,7 +446,7 @@ class SimCluster:
                 }
                 add("kubecost_load_balancer_cost", lb, t, svc.lb_price)
         for v in self.volumes:
-            t = self.scrapes(self.start, self.end)
+            t = scrapes(self.start, self.end)
             base = {"cluster_id": v.cluster, "persistentvolume": v.name}
             add("kube_persistentvolume_capacity_bytes", base, t, v.gib * GIB)
             add("kube_persistentvolume_info", {**base, "storageclass": "ssd"}, t, 1)
@@ -465,20 +468,31 @@ class SimCluster:
                     t,
                     v.gib * GIB,
                 )
-        count = 0
-        for name, series in families.items():
-            out.write(f"# TYPE {name} gauge\n")
-            for labels, (times, values) in series.items():
-                prefix = f"{name}{{{labels}}} "
-                out.write(
-                    "".join(
-                        f"{prefix}{value!r} {t:.0f}\n"
-                        for t, value in zip(times.tolist(), values.tolist(), strict=True)
-                    )
+        return families
+
+
+Families = dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]
+
+
+def write_families(out: TextIO, families: Families, since: float, until: float) -> int:
+    """Write the samples in [since, until) as OpenMetrics; returns how many."""
+    count = 0
+    for name, series in families.items():
+        out.write(f"# TYPE {name} gauge\n")
+        for labels, (times, values) in series.items():
+            a, b = np.searchsorted(times, [since, until])
+            if a == b:
+                continue
+            prefix = f"{name}{{{labels}}} "
+            out.write(
+                "".join(
+                    f"{prefix}{value!r} {t:.0f}\n"
+                    for t, value in zip(times[a:b].tolist(), values[a:b].tolist(), strict=True)
                 )
-                count += len(times)
-        out.write("# EOF\n")
-        return count
+            )
+            count += int(b - a)
+    out.write("# EOF\n")
+    return count
 
 
 def _kind(p: SimPod) -> tuple[str, str]:
@@ -503,114 +517,3 @@ def _dt(ts: float):  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(ts, tz=UTC)
-
-
-def tools_available() -> str | None:
-    """None when prometheus and promtool are on PATH, else the reason tests must skip."""
-    missing = [tool for tool in ("prometheus", "promtool") if shutil.which(tool) is None]
-    if missing:
-        return (
-            f"{' and '.join(missing)} not installed: run `make test` as root (it installs "
-            "Debian's prometheus package) or install it yourself"
-        )
-    return None
-
-
-def backfill(cluster: SimCluster, data_dir: Path, chunk_seconds: float = 7200.0) -> int:
-    """Write the metrics and turn them into TSDB blocks in `data_dir`, 2 h at a time.
-
-    Each chunk is written, backfilled and deleted before the next, so disk and promtool's
-    memory stay proportional to one chunk. Returns the number of samples.
-    """
-    samples = 0
-    t = math.floor(cluster.start / chunk_seconds) * chunk_seconds
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "metrics.om"
-        while t < cluster.end + cluster.linger:
-            with path.open("w") as out:
-                written = cluster.write_openmetrics(out, t, t + chunk_seconds)
-            if written:
-                result = subprocess.run(
-                    [
-                        "promtool",
-                        "tsdb",
-                        "create-blocks-from",
-                        "openmetrics",
-                        "--quiet",
-                        str(path),
-                        str(data_dir),
-                    ],
-                    capture_output=True,
-                    text=True,
-                )
-                if result.returncode:
-                    raise RuntimeError(f"promtool failed: {result.stderr[-2000:]}")
-            samples += written
-            path.unlink()
-            t += chunk_seconds
-    return samples
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class PrometheusServer:
-    """Debian's prometheus on a free loopback port over a data directory; no scraping."""
-
-    def __init__(self, data_dir: Path, scrape: float) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = data_dir / "prometheus.yml"
-        config.write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
-        self.process = subprocess.Popen(
-            [
-                "prometheus",
-                f"--config.file={config}",
-                f"--storage.tsdb.path={data_dir}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--storage.tsdb.retention.time=100y",
-                # Backfilled data has no staleness markers: a short lookback ends dead series.
-                f"--query.lookback-delta={int(scrape * 1.5)}s",
-                "--query.max-samples=200000000",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"prometheus exited with {self.process.returncode}")
-            try:
-                with urllib.request.urlopen(self.url + "/-/ready", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("prometheus did not become ready")
-
-    def stop(self) -> None:
-        """Terminate and wait."""
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def running_prometheus(cluster: SimCluster) -> Iterator[PrometheusServer]:
-    """Backfill `cluster` into a temp dir and serve it (a generator for fixtures)."""
-    with tempfile.TemporaryDirectory() as data:
-        backfill(cluster, Path(data))
-        server = PrometheusServer(Path(data), cluster.scrape)
-        try:
-            yield server
-        finally:
-            server.stop()

@@ -21,16 +21,14 @@ from costreport.model.window import Window
 from costreport.sources.prometheus import PrometheusConfig, PrometheusSource
 from costreport.sources.service import query_allocations
 from tests.sources.prom_harness import (
-    PrometheusServer,
     SimCluster,
     SimContainer,
     SimNode,
     SimPod,
     SimService,
     SimVolume,
-    running_prometheus,
-    tools_available,
 )
+from tests.sources.prom_server import PrometheusServer, running_prometheus, tools_available
 
 T = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
 H = 3600.0
@@ -263,7 +261,7 @@ async def test_clusters_stay_separate(source: PrometheusSource) -> None:
 
 
 async def test_a_down_prometheus_is_a_source_error() -> None:
-    from tests.sources.prom_harness import free_port
+    from tests.sources.prom_server import free_port
 
     down = PrometheusSource(
         PrometheusConfig(f"http://127.0.0.1:{free_port()}", retries=1, timeout_seconds=2)

@@ -18,14 +18,12 @@ from costreport.sources.ledger import LedgerSource, LedgerStore, close_hours
 from costreport.sources.prometheus import PrometheusConfig, PrometheusSource
 from costreport.sources.service import query_allocations
 from tests.sources.prom_harness import (
-    PrometheusServer,
     SimCluster,
     SimContainer,
     SimNode,
     SimPod,
-    running_prometheus,
-    tools_available,
 )
+from tests.sources.prom_server import PrometheusServer, running_prometheus, tools_available
 
 T = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
 H = 3600.0
