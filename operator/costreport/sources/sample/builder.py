@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from costreport.model.cluster import GIB, Container, Node, Pod, UsageSegments, VolumeMount
+from costreport.model.cluster import (
+    GIB,
+    USAGE_FLOAT_COLUMNS,
+    Container,
+    Node,
+    Pod,
+    UsageSegments,
+    VolumeMount,
+)
 from costreport.model.pricing import InstancePrice
 
 DAY = 86400.0
@@ -100,22 +108,9 @@ class Builder:
         return pod
 
 
-BASE_COLUMNS = (
-    "container",
-    "start",
-    "end",
-    "cpu_request",
-    "cpu_usage",
-    "ram_request",
-    "ram_usage",
-    "gpu_request",
-    "gpu_usage",
-    "network_transfer_rate",
-    "network_receive_rate",
-    "egress_zone_rate",
-    "egress_region_rate",
-    "egress_internet_rate",
-)
+_DERIVED = ("cpu_allocation", "cpu_usage_max", "ram_allocation", "ram_usage_max")
+BASE_COLUMNS = ("container", *(c for c in USAGE_FLOAT_COLUMNS if c not in _DERIVED))
+"""Per-container base rates; `segments` derives the `_DERIVED` columns from them per day."""
 
 
 def container_spec(
