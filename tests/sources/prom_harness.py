@@ -276,16 +276,6 @@ class SimCluster:
         )
 
     # -- the metrics ---------------------------------------------------------------------
-    def write_openmetrics(
-        self, out: TextIO, since: float = -math.inf, until: float = math.inf
-    ) -> int:
-        """Write every series' samples in [since, until), family by family.
-
-        Returns the number of samples written (a long history is written in time chunks so
-        that files and promtool's memory stay small).
-        """
-        return write_families(out, self.families(since, until), since, until)
-
     def families(self, since: float = -math.inf, until: float = math.inf) -> Families:
         """Every series' scrape times and values in [since, until), by metric name and labels.
 
