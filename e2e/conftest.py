@@ -109,6 +109,21 @@ async def apply(kube: KubeClient, obj: dict[str, Any]) -> Any:
     return await kube.request("PATCH", path, obj, "application/apply-patch+yaml")
 
 
+async def namespace_for_pods(kube: KubeClient, name: str) -> None:
+    """A namespace that pods can be created in.
+
+    The ServiceAccount admission plugin refuses pods until the namespace's `default`
+    ServiceAccount exists, which the controller-manager creates shortly after the namespace.
+    """
+    await apply(kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    async def has_default_account() -> bool:
+        path = f"/api/v1/namespaces/{name}/serviceaccounts/default"
+        return await kube.request("GET", path, ok_missing=True) is not None
+
+    await wait_for(has_default_account, timeout=60, every=0.5)
+
+
 async def wait_for(check: Any, timeout: float = 180.0, every: float = 2.0) -> Any:
     """Poll `check()` until it returns something truthy."""
     deadline = asyncio.get_running_loop().time() + timeout

@@ -54,6 +54,19 @@ def get(url: str, token: str | None) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
+def wait_healthy(base: str, timeout: float = 60.0) -> None:
+    """Until `serve` answers /healthz (connection refused while it starts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if get(base + "/healthz", None)[0] == 200:
+                return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        assert time.monotonic() < deadline, f"{base} did not become healthy in {timeout} s"
+        time.sleep(0.5)
+
+
 async def test_tokens_of_two_service_accounts(kube: KubeClient, connection: Any) -> None:
     for namespace in ("team-a", "e2e-other"):
         await apply(
@@ -93,10 +106,7 @@ async def test_tokens_of_two_service_accounts(kube: KubeClient, connection: Any)
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while get(base + "/healthz", None)[0] != 200:
-            assert time.monotonic() < deadline
-            time.sleep(0.5)
+        wait_healthy(base)
         url = base + "/allocation?window=7d&aggregate=namespace"
         assert get(url, None)[0] == 401
         assert get(url, "not-a-token")[0] == 401

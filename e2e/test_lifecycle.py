@@ -18,7 +18,7 @@ from costreport.sources.kubernetes import KubeClient
 from costreport.sources.ledger import LedgerStore
 from costreport.sources.ledger.lifecycle import LifecycleFiles
 from costreport.sources.lifecycle import LifecycleBook
-from e2e.conftest import apply, wait_for
+from e2e.conftest import apply, namespace_for_pods, wait_for
 
 NAMESPACE = "costreport-e2e-lives"
 
@@ -73,7 +73,7 @@ def life_of(book: LifecycleBook, name: str) -> ContainerLife | None:
 
 
 async def test_recorded_intervals_from_patched_pod_status(kube: KubeClient, tmp_path: Path) -> None:
-    await apply(kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    await namespace_for_pods(kube, NAMESPACE)
     book = LifecycleBook("e2e")
     recorder = PodRecorder(kube, book)
     task = asyncio.create_task(recorder.run_forever(backoff_seconds=1.0))

@@ -32,8 +32,9 @@ class FakeKube:
 
     async def post_event(
         self, ref: ReportRef, uid: str, type_: str, reason: str, message: str
-    ) -> None:
+    ) -> bool:
         self.events.append((ref.key, type_, reason, message))
+        return True
 
 
 def report(

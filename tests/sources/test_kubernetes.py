@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 from typing import Any
 
 import pytest
@@ -31,7 +33,7 @@ class Recorder:
         )
         if request.method == "DELETE" and request.path.endswith("/missing"):
             return web.json_response({"kind": "Status", "code": 404}, status=404)
-        if request.path.endswith("/forbidden"):
+        if request.path.endswith("/forbidden") or "/namespaces/denied/" in request.path:
             return web.json_response({"message": "nope"}, status=403)
         return web.json_response({"ok": True})
 
@@ -97,6 +99,9 @@ async def test_events_name_the_report(kube: Any) -> None:
     )
     method, path, _, event = recorder.requests[0]
     assert (method, path) == ("POST", "/api/v1/namespaces/a/events")
+    # named like client-go's recorder names events: a valid DNS subdomain, no generateName
+    assert re.fullmatch(r"weekly\.[0-9a-f]{16,}", event["metadata"]["name"])
+    assert "generateName" not in event["metadata"]
     assert event["involvedObject"] == {
         "apiVersion": "costreport.io/v1alpha1",
         "kind": "CostReport",
@@ -109,6 +114,22 @@ async def test_events_name_the_report(kube: Any) -> None:
         "PrometheusUnavailable",
         "timed out",
     )
+
+
+async def test_a_refused_event_is_logged_not_raised(
+    kube: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, recorder = kube
+    ref = ReportRef("CostBudget", "denied", "monthly")
+    with caplog.at_level(logging.WARNING, logger="costreport.kubernetes"):
+        assert await client.post_event(ref, "uid-2", "Normal", "ThresholdReached50", "x") is False
+    assert recorder.requests[0][:2] == ("POST", "/api/v1/namespaces/denied/events")
+    [record] = caplog.records
+    assert record.getMessage() == "event not posted"
+    assert record.context["report"] == "denied/monthly"  # type: ignore[attr-defined]
+    assert "403" in record.context["error"]  # type: ignore[attr-defined]
+    ok = ReportRef("CostReport", "a", "weekly")
+    assert await client.post_event(ok, "uid-1", "Normal", "Recovered", "y") is True
 
 
 async def test_errors_carry_the_api_answer(kube: Any) -> None:

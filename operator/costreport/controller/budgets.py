@@ -76,8 +76,8 @@ class BudgetKube(Protocol):
 
     async def post_event(
         self, ref: ReportRef, uid: str, type_: str, reason: str, message: str
-    ) -> None:
-        """Post an Event about the budget."""
+    ) -> bool:
+        """Post an Event about the budget (best effort: False when refused)."""
         ...
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:

@@ -60,8 +60,8 @@ class KubeApi(Protocol):
 
     async def post_event(
         self, ref: ReportRef, uid: str, type_: str, reason: str, message: str
-    ) -> None:
-        """Post a Kubernetes Event about the report."""
+    ) -> bool:
+        """Post a Kubernetes Event about the report (best effort: False when refused)."""
         ...
 
 

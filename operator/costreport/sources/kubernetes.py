@@ -8,8 +8,10 @@ success; other failures raise `KubeError` with the API's message.
 from __future__ import annotations
 
 import base64
+import logging
 import ssl
 import tempfile
+import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -34,6 +36,9 @@ class KubeRequester(Protocol):
     ) -> Any:
         """Send a request and return the decoded answer (None for 404 when `ok_missing`)."""
         ...
+
+
+log = logging.getLogger("costreport.kubernetes")
 
 
 class KubeError(RuntimeError):
@@ -168,14 +173,22 @@ class KubeClient:
 
     async def post_event(
         self, ref: ReportRef, uid: str, type_: str, reason: str, message: str
-    ) -> None:
-        """A core/v1 Event about the report (in its namespace, or `default` for cluster ones)."""
+    ) -> bool:
+        """A core/v1 Event about the report (in its namespace, or `default` for cluster ones).
+
+        Best effort, as kopf's own events are: an Event the API server refuses (RBAC, a quota,
+        an outage) is logged and False returned, and the report's or budget's status, the
+        source of truth, is written all the same.
+        """
         namespace = ref.namespace or "default"
         now = datetime.now(tz=UTC)
+        # Named as client-go's recorder names them (object name, a dot, hex nanoseconds): a
+        # valid DNS subdomain, unlike a `generateName` ending in a dot.
+        name = f"{ref.name[:230]}.{time.time_ns():x}"
         event = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"generateName": f"{ref.name}.", "namespace": namespace},
+            "metadata": {"name": name, "namespace": namespace},
             "involvedObject": {
                 "apiVersion": f"{GROUP}/{VERSION}",
                 "kind": ref.kind,
@@ -191,7 +204,13 @@ class KubeClient:
             "lastTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "count": 1,
         }
-        await self.request("POST", f"/api/v1/namespaces/{namespace}/events", event)
+        try:
+            await self.request("POST", f"/api/v1/namespaces/{namespace}/events", event)
+        except (KubeError, aiohttp.ClientError, TimeoutError) as error:
+            context = {"report": ref.key, "reason": reason, "error": str(error)[:300]}
+            log.warning("event not posted", extra={"context": context})
+            return False
+        return True
 
     async def list_pods(self, limit: int, continue_token: str | None) -> Mapping[str, Any]:
         """One page of every namespace's pods."""
