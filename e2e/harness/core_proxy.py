@@ -298,6 +298,11 @@ class Proxy:
                     },
                     status=403,
                 )
+        proxied = re.match(
+            r"^/api/v1/namespaces/[^/]+/services/(?:https?:)?[^/:]+:(\d+)/proxy(/.*)?$", path
+        )
+        if proxied:  # the service proxy, to a Service whose endpoint is this host's port
+            return await self.service_proxy(request, int(proxied.group(1)), proxied.group(2))
         if path == "/api":
             return web.json_response(
                 {
@@ -483,6 +488,18 @@ class Proxy:
                     body=json.dumps(got).encode(), status=r.status, content_type="application/json"
                 )
             return web.Response(body=raw, status=r.status, headers={"Content-Type": out_ctype})
+
+    async def service_proxy(
+        self, request: web.Request, port: int, rest: str | None
+    ) -> web.StreamResponse:
+        assert self.session
+        url = f"http://127.0.0.1:{port}{rest or '/'}"
+        if request.query_string:
+            url += "?" + request.query_string
+        async with self.session.request(request.method, url, data=await request.read()) as r:
+            body = await r.read()
+            ctype = r.headers.get("Content-Type", "application/octet-stream")
+            return web.Response(body=body, status=r.status, headers={"Content-Type": ctype})
 
     def token_user(self, token: str) -> tuple[str, list[str]] | None:
         m = re.match(r"^sa\.([^.]+)\.([^.]+)$", token)

@@ -195,19 +195,36 @@ async def test_a_literal_plus_is_and_and_a_trailing_one_is_an_error(
         assert message.endswith("expected a comparison after '+' at position 14")
 
 
+async def test_legacy_filters_as_kubectl_cost_sends_them(tiny_client: TestClient) -> None:
+    base = f"/allocation?window={TINY_DAY}&aggregate=pod"
+
+    async def pods(query: str) -> list[list[str]]:
+        response = await tiny_client.get(base + query)
+        assert response.status == 200, await response.text()
+        return [sorted(s) for s in (await response.json())["data"]]
+
+    everything = await pods("")
+    assert await pods("&filterNamespaces=") == everything  # kubectl-cost without -n
+    assert await pods("&filterNamespaces=b") == await pods('&filter=namespace:"b"')
+    assert await pods("&filterNamespaces=b") != everything
+    assert await pods('&filterNamespaces=b&filter=pod:"db-0"') == [["db-0"]]
+    assert await pods("&filterNamespaces=b&filterPods=db*") == await pods(
+        '&filter=namespace:"b"+pod<~:"db"'
+    )
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
         (
-            "filterNamespaces=kube-system,monitoring",
-            "invalid 'filterNamespaces' parameter: 'kube-system,monitoring'; accepted: the v2 "
-            "filter parameter instead (OpenCost's filterNamespaces is retired): "
-            'filter=namespace:"kube-system","monitoring"',
+            "filterLabels=nginx",
+            "invalid 'filterLabels' parameter: 'nginx'; accepted: comma-separated key:value "
+            "pairs, e.g. filterLabels=app:nginx",
         ),
         (
-            "filterLabels=app:nginx",
-            "invalid 'filterLabels' parameter: 'app:nginx'; accepted: the v2 filter parameter "
-            'instead (OpenCost\'s filterLabels is retired): filter=label[app]:"nginx"',
+            'filterNamespaces=a"b',
+            "invalid 'filterNamespaces' parameter: 'a\"b'; accepted: values without double "
+            "quotes or brackets",
         ),
         (
             "shareCost=1e308",

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from costreport.engine.aggregate import parse_aggregate, sanitize_key
 from costreport.engine.filters import parse_filter
+from costreport.engine.legacy_filters import with_legacy_filters
 from costreport.model.errors import InvalidParameter
 from costreport.model.query import (
     DEFAULT_RESOLUTION,
@@ -32,25 +33,6 @@ from costreport.model.window import (
 
 MAX_SHARE_COST = 1e12
 """Largest fixed monthly shared cost accepted (larger values overflow cost sums to inf)."""
-
-LEGACY_FILTERS = {
-    "filterClusters": "cluster",
-    "filterNodes": "node",
-    "filterNamespaces": "namespace",
-    "filterControllerKinds": "controllerKind",
-    "filterControllers": "controllerName",
-    "filterPods": "pod",
-    "filterContainers": "container",
-    "filterServices": "services",
-    "filterLabels": "label[<key>]",
-    "filterAnnotations": "annotation[<key>]",
-    "filterDepartments": "department",
-    "filterEnvironments": "environment",
-    "filterOwners": "owner",
-    "filterProducts": "product",
-    "filterTeams": "team",
-}
-"""OpenCost's pre-v2 filter parameters and the v2 field replacing each."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,26 +63,6 @@ def check_limits(
             "step",
             params.get("step", ""),
             f"a step giving at most {limits.max_sets} sets for this window",
-        )
-
-
-def reject_legacy_filters(params: Mapping[str, str]) -> None:
-    """A 400 naming the v2 filter for OpenCost's older `filterX=` parameters (never ignored)."""
-    for name, value in params.items():
-        field = LEGACY_FILTERS.get(name)
-        if field is None:
-            continue
-        if field.endswith("[<key>]"):
-            key, _, label_value = value.partition(":")
-            example = f'{field.replace("<key>", key.strip() or "app")}:"{label_value.strip()}"'
-        else:
-            example = f"{field}:" + ",".join(
-                f'"{v.strip()}"' for v in value.split(",") if v.strip()
-            )
-        raise InvalidParameter(
-            name,
-            value,
-            f"the v2 filter parameter instead (OpenCost's {name} is retired): filter={example}",
         )
 
 
@@ -182,7 +144,6 @@ def parse_allocation_query(
     `accumulateBy` is honoured like OpenCost when `accumulate` is absent; `resolution` is
     accepted and validated (it only trades source query cost, never correctness here).
     """
-    reject_legacy_filters(params)
     window_text = params.get("window")
     if window_text is None or not window_text.strip():
         raise InvalidParameter("window", window_text or "", WINDOW_REQUIRED)
@@ -198,7 +159,7 @@ def parse_allocation_query(
     accumulate: AccumulateBy = parse_accumulate(params.get("accumulate") or "")
     if accumulate == "none" and params.get("accumulateBy"):
         accumulate = parse_accumulate(params["accumulateBy"])
-    filter_text = params.get("filter") or ""
+    filter_text = with_legacy_filters(params)
     parse_filter(filter_text, kind="allocation")
     include_idle = _flag(params, "includeIdle")
     if _flag(params, "includeProportionalAssetResourceCosts") and not include_idle:

@@ -1,0 +1,57 @@
+"""OpenCost's v1 `filterX=` parameters translated into v2 filters, checked string by string."""
+
+from __future__ import annotations
+
+import pytest
+
+from costreport.engine.filters import parse_filter
+from costreport.engine.legacy_filters import legacy_filter, with_legacy_filters
+from costreport.model.errors import InvalidParameter
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, ""),
+        ({"filterNamespaces": ""}, ""),
+        ({"filterNamespaces": " , "}, ""),
+        ({"filterNamespaces": "team-a"}, 'namespace:"team-a"'),
+        ({"filterNamespaces": "kube-system, monitoring"},
+         '(namespace:"kube-system"|namespace:"monitoring")'),
+        ({"filterNamespaces": "kube*"}, 'namespace<~:"kube"'),
+        ({"filterControllers": "deployment:api,worker"},
+         '((controllerKind:"deployment"+controllerName:"api")|controllerName:"worker")'),
+        ({"filterLabels": "app:nginx,team:pay*"},
+         '(label[app]:"nginx"|label[team]<~:"pay")'),
+        ({"filterServices": "web"}, 'services:"web"'),
+        ({"filterClusters": "c1", "filterNamespaces": "a", "filterPods": "db-*"},
+         'cluster:"c1"+namespace:"a"+pod<~:"db-"'),
+    ],
+)  # fmt: skip
+def test_translation(params: dict[str, str], expected: str) -> None:
+    assert legacy_filter(params) == expected
+    parse_filter(expected)  # and the v2 parser accepts every translation
+
+
+def test_combined_with_an_explicit_filter() -> None:
+    params = {"filter": 'pod:"x"|pod:"y"', "filterNamespaces": "a"}
+    assert with_legacy_filters(params) == '(pod:"x"|pod:"y")+namespace:"a"'
+    record = {"pod": "y", "namespace": "a", "labels": {}, "annotations": {}}
+    assert parse_filter(with_legacy_filters(params)).matches(record)
+    assert not parse_filter(with_legacy_filters(params)).matches({**record, "namespace": "b"})
+    assert with_legacy_filters({"filter": 'pod:"x"', "filterNamespaces": ""}) == 'pod:"x"'
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"filterLabels": "app"}, "comma-separated key:value pairs, e.g. filterLabels=app:nginx"),
+        ({"filterAnnotations": ":x"}, "e.g. filterAnnotations=app:nginx"),
+        ({"filterPods": 'a"b'}, "values without double quotes or brackets"),
+        ({"filterLabels": "a]b:c"}, "values without double quotes or brackets"),
+        ({"filterNodes": ",".join(f"n{i}" for i in range(101))}, "at most 100"),
+    ],
+)
+def test_what_cannot_be_translated_is_refused(params: dict[str, str], message: str) -> None:
+    with pytest.raises(InvalidParameter, match=message):
+        legacy_filter(params)
