@@ -53,6 +53,7 @@ from costreport.model.lifecycle import ContainerLife
 from costreport.model.pricing import InstancePrice, PricingConfig
 from costreport.model.query import AllocationQuery
 from costreport.model.window import Window, parse_duration
+from costreport.sources.arrow_pool import configure_arrow_pool
 from costreport.sources.prometheus import PrometheusConfig, PrometheusSource
 from costreport.sources.service import query_allocations
 
@@ -214,6 +215,7 @@ def main() -> None:
         help="simulate kube-state-metrics without kube_pod_container_state_started",
     )
     args = parser.parse_args()
+    configure_arrow_pool()  # as the costreport process does
     if reason := tools_available():
         sys.exit(reason)
     durations = dict(DURATIONS)

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costreport.controller.budgets import BudgetEvaluator
 from costreport.engine.params import parse_allocation_query
+from costreport.sources.arrow_pool import configure_arrow_pool
 from costreport.sources.sample import SampleSource
 from costreport.sources.service import query_allocations
 
@@ -96,6 +97,7 @@ async def main() -> None:
     parser.add_argument("--budgets", type=int, default=1000)
     parser.add_argument("--scale", type=float, default=80.0)
     args = parser.parse_args()
+    configure_arrow_pool()  # as the costreport process does
     sample = SampleSource(now=NOW, scale=args.scale)
     data = sample.data()
     namespaces = sorted({p.namespace for p in data.pods})

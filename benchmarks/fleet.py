@@ -28,6 +28,7 @@ import pyarrow as pa
 from costreport.engine.allocation import compute_allocations
 from costreport.model.query import AllocationQuery
 from costreport.model.window import Window
+from costreport.sources.arrow_pool import configure_arrow_pool
 from costreport.sources.ledger import LedgerSource, LedgerStore, close_hours
 from costreport.sources.ledger.codec import decode
 from costreport.sources.ledger.reader import ENGINE_TABLES, _merge_within_sets
@@ -70,6 +71,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--measure", nargs=2, metavar=("URL", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    configure_arrow_pool()  # as the costreport process does
     if args.measure:
         print(json.dumps(measure(args.measure[0], args.days, args.measure[1])))
         return

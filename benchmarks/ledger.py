@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costreport.engine.params import parse_allocation_query
 from costreport.engine.privacy import LabelPolicy
+from costreport.sources.arrow_pool import configure_arrow_pool
 from costreport.sources.ledger import LedgerSource, LedgerStore, close_hours
 from costreport.sources.ledger.compact import housekeep
 from costreport.sources.ledger.schema import TABLES
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=80.0)
     parser.add_argument("--days", type=int, default=90)
     args = parser.parse_args()
+    configure_arrow_pool()  # as the costreport process does
     work = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
     sample = SampleSource(now=NOW, scale=args.scale, days=args.days + 1)
     began = time.perf_counter()

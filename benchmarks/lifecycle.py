@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.sources.lifecycle.pods import T0, finished, pod, running
 
+from costreport.sources.arrow_pool import configure_arrow_pool
 from costreport.sources.lifecycle import LifecycleBook
 
 
@@ -44,6 +45,7 @@ def main() -> None:
     parser.add_argument("--pods", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=50_000)
     args = parser.parse_args()
+    configure_arrow_pool()  # as the costreport process does
     pods = [web(i) for i in range(args.pods)]
 
     tracemalloc.start()

@@ -41,6 +41,7 @@ from costreport.model.window import (
     parse_window,
     split_window,
 )
+from costreport.sources.arrow_pool import configure_arrow_pool
 from costreport.sources.billing.reconcile import ReconcilingSource
 from costreport.sources.billing.sample_bill import write_sample_bill
 from costreport.sources.billing.store import BillingStore
@@ -285,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     No traceback reaches the terminal: an unexpected error is one line (exit 1), and the
     traceback is printed only with COSTREPORT_DEBUG=1.
     """
+    configure_arrow_pool()
     args = build_parser().parse_args(argv)
     runners = {"query": run_query, "assets": run_assets, "demo": run_demo}
     try:

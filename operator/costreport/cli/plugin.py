@@ -35,6 +35,7 @@ from costreport.engine.params import parse_allocation_query
 from costreport.model.allocation import AllocationSetRange
 from costreport.model.allocation_json import from_json
 from costreport.model.errors import InvalidParameter, SourceUnavailable
+from costreport.sources.arrow_pool import configure_arrow_pool
 from costreport.sources.service import query_allocations
 
 HOURS_PER_MONTH = 730.0
@@ -205,6 +206,7 @@ async def run(args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`kubectl-costreport` entry point (exit 2 bad input, 3 source unavailable)."""
+    configure_arrow_pool()
     args = build_plugin_parser().parse_args(argv)
     try:
         print(asyncio.run(through_kube(args, run)), flush=True)
