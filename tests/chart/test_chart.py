@@ -164,7 +164,15 @@ def test_peering_for_more_than_one_replica() -> None:
     assert result.returncode != 0 and "operator.peering.enabled=true" in result.stderr
     docs = render("--set", "operator.replicas=2", "--set", "operator.peering.enabled=true")
     kinds = {d["kind"] for d in docs}
-    assert {"CustomResourceDefinition", "ClusterKopfPeering"} <= kinds
+    # Helm maps every object of a release before creating any: a CRD in templates/ beside an
+    # object of its kind fails `helm install` ("ensure CRDs are installed first"), so the
+    # peering CRD is in crds/, which Helm installs first.
+    assert "ClusterKopfPeering" in kinds and "CustomResourceDefinition" not in kinds
+    with_crds = render(
+        "--include-crds", "--set", "operator.replicas=2", "--set", "operator.peering.enabled=true"
+    )
+    crds = {d["metadata"]["name"]: d for d in with_crds if d["kind"] == "CustomResourceDefinition"}
+    assert "clusterkopfpeerings.kopf.dev" in crds
     [deployment] = [d for d in docs if d["kind"] == "Deployment"]
     assert deployment["spec"]["replicas"] == 2
     operator = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -177,8 +185,7 @@ def test_peering_for_more_than_one_replica() -> None:
         "resources": ["clusterkopfpeerings", "kopfpeerings"],
         "verbs": ["get", "list", "watch", "patch"],
     } in role["rules"]
-    crd = next(d for d in docs if d["kind"] == "CustomResourceDefinition")
-    kubernetes_validate.validate(crd, K8S_VERSION, strict=True)
+    kubernetes_validate.validate(crds["clusterkopfpeerings.kopf.dev"], K8S_VERSION, strict=True)
 
 
 @needs_helm
@@ -315,3 +322,13 @@ def test_the_port_forward_listener_is_on_and_the_opencost_ui_is_opt_in() -> None
     assert with_ui["api"]["volumeMounts"] == containers["api"]["volumeMounts"]
     assert with_ui["api"]["securityContext"] == containers["api"]["securityContext"]
     assert "volumeMounts" not in with_ui["opencost-ui"]
+
+
+@needs_helm
+def test_no_template_renders_a_crd() -> None:
+    """CRDs live in crds/ only: one in templates/ beside an object of its kind fails install."""
+    full = render(
+        "-f", str(ROOT / "tests" / "chart" / "full-values.yaml"),
+        "--set", "operator.peering.enabled=true", "--set", "operator.replicas=2",
+    )  # fmt: skip
+    assert full and not [d for d in full if d["kind"] == "CustomResourceDefinition"]
