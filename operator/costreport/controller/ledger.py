@@ -57,6 +57,12 @@ def _parse(text: str | None) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+LEASE_SECONDS = 180
+"""How long a ledger Lease lasts unrenewed: three of the closer's 60 s ticks, so a leader that
+renews each tick keeps it through a late tick (a Lease as long as the tick flapped to whichever
+replica ticked just after it expired), and a stopped one is replaced within three minutes."""
+
+
 class LeaseElector:
     """Leadership through a Lease: take it when free or expired, renew it while holding it."""
 
@@ -67,7 +73,7 @@ class LeaseElector:
         name: str,
         identity: str,
         *,
-        duration_seconds: int = 60,
+        duration_seconds: int = LEASE_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.kube, self.identity, self.duration, self.clock = (
