@@ -218,3 +218,31 @@ async def test_the_leader_reads_new_bill_files_at_each_tick(tmp_path: Path) -> N
     assert closer.last_bills is not None and closer.last_bills.ingested == ["focus.csv"]
     assert list(closer.last_bills.failed) == ["broken.csv"]
     assert BillingStore(store).read(0, 4e9).num_rows == 3
+
+
+class Leadership:
+    """An elector answering from a script; counts the times it was asked."""
+
+    def __init__(self, *answers: bool) -> None:
+        self.answers, self.asked = list(answers), 0
+
+    async def is_leader(self) -> bool:
+        self.asked += 1
+        return self.answers.pop(0)
+
+
+async def test_a_backfill_renews_leadership_each_day_and_stops_when_it_is_lost(
+    tmp_path: Path,
+) -> None:
+    sample = SampleSource(now=datetime.fromtimestamp(NOW + 7200, tz=UTC))
+    store = LedgerStore(str(tmp_path / "ledger"))
+    elector = Leadership(True, True, False)  # the tick's check, then one after each day
+    closer = LedgerCloser(store, sample, backfill_days=3, elector=elector, clock=Clock(NOW))
+    report = await closer.tick()
+    assert report is not None and report.interrupted and elector.asked == 3
+    end = NOW - 600  # 12:00, the last closable hour
+    assert report.written == [end - 72 * 3600 + h * 3600 for h in range(48)]  # two days
+    again = LedgerCloser(store, sample, backfill_days=3, clock=Clock(NOW))  # always leader
+    rest = await again.tick()
+    assert rest is not None and not rest.interrupted
+    assert rest.written == [end - 24 * 3600 + h * 3600 for h in range(24)]  # resumes, no gap

@@ -57,6 +57,9 @@ def _parse(text: str | None) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+RENEW_EVERY_HOURS = 24
+"""Hours a backfill closes between two renewals of the Lease (a day: a few seconds here)."""
+
 LEASE_SECONDS = 180
 """How long a ledger Lease lasts unrenewed: three of the closer's 60 s ticks, so a leader that
 renews each tick keeps it through a late tick (a Lease as long as the tick flapped to whichever
@@ -156,8 +159,10 @@ class LedgerCloser:
         commits = await asyncio.to_thread(self.store.commits, cluster_of(self.live))
         last = max((c.end for c in commits), default=None)
         start = last if last is not None else end - self.backfill_days * 86400
-        report = await close_hours(self.live, self.store, start, end, policy=self.policy)
+        report = await self._close(start, end)
         self.last = report
+        if report.interrupted:
+            return report
         if self.billing is not None:  # new or changed bill files; a bad one only warns
             bills = await asyncio.to_thread(BillingStore(self.store).ingest, self.billing)
             self.last_bills = bills
@@ -175,6 +180,26 @@ class LedgerCloser:
                 "ledger hours closed",
                 extra={"context": {"hours": len(report.written), "until": _micro(end)}},
             )
+        return report
+
+    async def _close(self, start: float, end: float) -> IngestReport:
+        """`close_hours` a day at a time, renewing leadership between days: a long backfill
+        never outlives the Lease, and stops if another replica has taken it."""
+        report = IngestReport()
+        cursor = start
+        while cursor < end:
+            upto = min(end, cursor - cursor % 3600 + RENEW_EVERY_HOURS * 3600)
+            part = await close_hours(self.live, self.store, cursor, upto, policy=self.policy)
+            report.written += part.written
+            report.skipped_no_data += part.skipped_no_data
+            report.already += part.already
+            report.seconds += part.seconds
+            cursor = upto
+            if cursor < end and not await self.elector.is_leader():
+                context = {"closed": len(report.written), "until": _micro(cursor)}
+                log.warning("ledger leadership lost in a backfill", extra={"context": context})
+                report.interrupted = True
+                break
         return report
 
     async def run_forever(self, interval_seconds: float = 60.0) -> None:

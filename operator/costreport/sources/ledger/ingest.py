@@ -42,6 +42,8 @@ class IngestReport:
     skipped_no_data: list[float] = field(default_factory=list)
     already: int = 0
     seconds: float = 0.0
+    interrupted: bool = False
+    """Stopped before the end: the operator's replica lost leadership part-way."""
 
     @property
     def hours_per_second(self) -> float:
