@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
+from costreport.model.report import PLURALS
 from costreport.sources.kubernetes import KubeClient, KubeError
 from e2e.conftest import wait_for
 from e2e.test_operator import install
 
-KINDS = ("CostReport", "ClusterCostReport", "CostBudget", "ClusterCostBudget")
-PLURALS = {kind: kind.lower() + "s" for kind in KINDS}
+KINDS = tuple(PLURALS)  # CostReport, ClusterCostReport, CostBudget, ClusterCostBudget
 
 
 def undocumented(schema: dict[str, Any], path: str) -> list[str]:

@@ -166,7 +166,6 @@ def budget_status_schema() -> dict[str, Any]:
 def budget_crd(kind: str) -> dict[str, Any]:
     """The CRD manifest for CostBudget or ClusterCostBudget."""
     namespaced = kind == "CostBudget"
-    plural = "costbudgets" if namespaced else "clustercostbudgets"
     spec = budget_spec_schema()
     if namespaced:
         spec["x-kubernetes-validations"] = [
@@ -179,7 +178,6 @@ def budget_crd(kind: str) -> dict[str, Any]:
         ]
     return manifest(
         kind,
-        plural,
         "costbudget" if namespaced else "ccostbudget",
         "A cost budget over its own namespace only."
         if namespaced

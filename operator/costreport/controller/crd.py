@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from costreport.model.report import GROUP, VERSION
+from costreport.model.report import GROUP, PLURALS, VERSION
 
 AGGREGATE_PATTERN = (
     r"^(cluster|node|namespace|pod|container|controller|controllerKind|providerID|service|"
@@ -315,7 +315,6 @@ def status_schema() -> dict[str, Any]:
 
 def manifest(
     kind: str,
-    plural: str,
     short_name: str,
     description: str,
     columns: list[dict[str, str]],
@@ -323,8 +322,10 @@ def manifest(
     status: dict[str, Any],
 ) -> dict[str, Any]:
     """A costreport.io CRD (namespaced when `kind` does not start with `Cluster`): one served
-    version with a status subresource, the given printer columns then Ready and Age."""
+    version with a status subresource, the given printer columns then Ready and Age; its plural
+    is the one the API client's paths use (`model.report.PLURALS`)."""
     namespaced = not kind.startswith("Cluster")
+    plural = PLURALS[kind]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -383,7 +384,6 @@ def crd(kind: str) -> dict[str, Any]:
     namespaced = kind == "CostReport"
     return manifest(
         kind,
-        "costreports" if namespaced else "clustercostreports",
         # Not `cr`: cert-manager's CertificateRequest has it.
         "costrep" if namespaced else "ccostrep",
         "A cost report over its own namespace only."
