@@ -189,11 +189,9 @@ class LedgerCloser:
         cursor = start
         while cursor < end:
             upto = min(end, cursor - cursor % 3600 + RENEW_EVERY_HOURS * 3600)
-            part = await close_hours(self.live, self.store, cursor, upto, policy=self.policy)
-            report.written += part.written
-            report.skipped_no_data += part.skipped_no_data
-            report.already += part.already
-            report.seconds += part.seconds
+            report.extend(
+                await close_hours(self.live, self.store, cursor, upto, policy=self.policy)
+            )
             cursor = upto
             if cursor < end and not await self.elector.is_leader():
                 context = {"closed": len(report.written), "until": _micro(cursor)}

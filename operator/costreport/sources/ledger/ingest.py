@@ -45,6 +45,14 @@ class IngestReport:
     interrupted: bool = False
     """Stopped before the end: the operator's replica lost leadership part-way."""
 
+    def extend(self, later: IngestReport) -> None:
+        """Add a later run's hours and time to this one (one report over consecutive ranges)."""
+        self.written += later.written
+        self.skipped_no_data += later.skipped_no_data
+        self.already += later.already
+        self.seconds += later.seconds
+        self.interrupted = self.interrupted or later.interrupted
+
     @property
     def hours_per_second(self) -> float:
         """Throughput of the hours written."""
