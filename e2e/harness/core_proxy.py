@@ -364,23 +364,14 @@ class Proxy:
                     if v.get("served")
                 ]
                 groups.append({"name": g, "versions": vs, "preferredVersion": vs[0]})
-            for real, _emu in EMU.items():
-                if real:
-                    groups.append(
-                        {
-                            "name": real,
-                            "versions": [{"groupVersion": f"{real}/v1", "version": "v1"}],
-                            "preferredVersion": {"groupVersion": f"{real}/v1", "version": "v1"},
-                        }
-                    )
-            for g in ("authentication.k8s.io", "authorization.k8s.io"):
-                groups.append(
-                    {
-                        "name": g,
-                        "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
-                        "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"},
-                    }
-                )
+            # the emulated groups and the review APIs answered here, each at v1
+            for g in [
+                *(real for real in EMU if real),
+                "authentication.k8s.io",
+                "authorization.k8s.io",
+            ]:
+                v1 = {"groupVersion": f"{g}/v1", "version": "v1"}
+                groups.append({"name": g, "versions": [v1], "preferredVersion": v1})
             return web.json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
         if path in ("/apis/authentication.k8s.io/v1", "/apis/authorization.k8s.io/v1"):
             g = path.split("/")[2]
