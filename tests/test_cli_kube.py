@@ -68,6 +68,7 @@ class FakeCluster(FakeKubeApi):
         super().__init__()
         self.ports = ports  # pod port → local port of the real listener
         self.forwards: list[tuple[str, int]] = []
+        self.refuse: int | None = None  # the status the API server answers port-forwards with
         self.pods = [pod("cr-costreport-0", ready=False), pod("cr-costreport-1", ready=True)]
         r = self.app.router
         r.add_get("/version", self.version)
@@ -93,9 +94,12 @@ class FakeCluster(FakeKubeApi):
         [found] = [p for p in self.pods if p["metadata"]["name"] == request.match_info["name"]]
         return web.json_response(found)
 
-    async def portforward(self, request: web.Request) -> web.WebSocketResponse:
+    async def portforward(self, request: web.Request) -> web.StreamResponse:
         port = int(request.query["ports"])
         self.forwards.append((request.match_info["name"], port))
+        if self.refuse is not None:
+            body = {"kind": "Status", "code": self.refuse, "message": "refused"}
+            return web.json_response(body, status=self.refuse)
         ws = web.WebSocketResponse(protocols=("v4.channel.k8s.io",))
         await ws.prepare(request)
         header = port.to_bytes(2, "little")
@@ -223,6 +227,27 @@ async def test_kube_errors_are_clear(cluster: Any, tmp_path: Path) -> None:
         dead = kubeconfig(tmp_path, "http://127.0.0.1:9", {"token": "t"}, "dead")
         await kube(query("--kube", "--kubeconfig", dead))
     assert unreachable.value.reason.startswith("--kube: ")
+
+
+async def test_a_refused_port_forward_says_why_at_once(cluster: Any, tmp_path: Path) -> None:
+    fake, server, _ = cluster
+    config = kubeconfig(tmp_path, server, exec_plugin(tmp_path, "team-a-token"))
+    fake.refuse = 403  # no create on pods/portforward
+    with pytest.raises(SourceUnavailable) as forbidden:
+        await kube(query("--kube", "--kubeconfig", config))
+    assert forbidden.value.reason == (
+        "--kube: the API server refused to port-forward to finops/cr-costreport-1 (HTTP 403 "
+        "Forbidden): port-forwarding needs create on pods/portforward in namespace finops"
+    )
+    fake.refuse = 404  # e.g. the pod's node is gone
+    with pytest.raises(SourceUnavailable) as missing:
+        await kube(query("--kube", "--kubeconfig", config))
+    assert missing.value.reason == (
+        "--kube: the API server could not port-forward to finops/cr-costreport-1 "
+        "(HTTP 404 Not Found)"
+    )
+    # asked once each time, not retried
+    assert fake.forwards == [("cr-costreport-1", API_PORT)] * 2
 
 
 def test_choosing_the_target() -> None:

@@ -136,6 +136,41 @@ def choose(
     )
 
 
+async def check_forward(api: Any, pod: Any, port: int) -> None:
+    """Open the port-forward WebSocket once before forwarding anything through it.
+
+    kr8s opens one per forwarded connection and, when the API server refuses it, retries and
+    then drops the connection, so the client's request would wait out its timeout; asking once
+    first turns a refusal into an error that says why (most often: no `create` on
+    `pods/portforward`, or no kubelet to forward to)."""
+    import httpx_ws
+
+    where = f"{pod.namespace}/{pod.name}"
+    try:
+        async with api.open_websocket(
+            version="v1",
+            url=f"{pod.endpoint}/{pod.name}/portforward",
+            namespace=pod.namespace,
+            params={"ports": str(port)},
+        ):
+            pass
+    except httpx_ws.WebSocketUpgradeError as error:
+        answer = error.response
+        status = f"HTTP {answer.status_code} {answer.reason_phrase}".rstrip()
+        if answer.status_code == 403:
+            raise SourceUnavailable(
+                f"--kube: the API server refused to port-forward to {where} ({status}): "
+                f"port-forwarding needs create on pods/portforward in namespace {pod.namespace}"
+            ) from None
+        raise SourceUnavailable(
+            f"--kube: the API server could not port-forward to {where} ({status})"
+        ) from None
+    except httpx_ws.HTTPXWSException as error:
+        raise SourceUnavailable(
+            f"--kube: the port-forward to {where} failed ({type(error).__name__}: {error})"
+        ) from None
+
+
 def _free_port() -> int:
     """A port the OS says is free on 127.0.0.1 (kr8s' own "auto" guesses at random)."""
     with socket.socket() as probe:
@@ -190,6 +225,7 @@ async def forwarded(
             ]
         target = choose(services, pods_of, api.auth.token, namespace)
         pod = await Pod.get(target.pod, namespace=target.namespace, api=api)
+        await check_forward(api, pod, target.port)
         port = await _listen(stack, lambda local: PortForward(pod, target.port, local_port=local))
     except (InvalidParameter, SourceUnavailable):
         await stack.aclose()
