@@ -71,6 +71,8 @@ exp googleapis+go-genproto f6391c0de4c7 googleapis/api googleapis/rpc | tar -x -
 ln -sfn "$OUT/root/usr/share/gocode/src/github.com/evanphx/json-patch" "$G/gopkg.in/evanphx/json-patch.v4"
 (cd "$G/k8s.io/apiextensions-apiserver" && patch -p1 <"$HERE/apiextensions-standalone.patch")
 cd "$G/k8s.io/apiextensions-apiserver"
+V=k8s.io/component-base/version  # /version says 1.32.3, not v0.0.0-master (clients check it)
 GO111MODULE=off GOPATH=$OUT/gp:$OUT/root/usr/share/gocode GOFLAGS= GOTOOLCHAIN=local \
-  GOCACHE=$OUT/gocache "$GO" build -o "$OUT/apiextensions-apiserver" .
+  GOCACHE=$OUT/gocache "$GO" build -o "$OUT/apiextensions-apiserver" \
+  -ldflags "-X $V.gitVersion=v1.32.3 -X $V.gitMajor=1 -X $V.gitMinor=32" .
 echo "built $OUT/apiextensions-apiserver; etcd is $OUT/root/usr/bin/etcd"

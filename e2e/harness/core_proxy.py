@@ -16,6 +16,9 @@ import ssl
 import sys
 from typing import Any
 
+import aiohttp.helpers
+import aiohttp.http_parser
+import kubelet
 import yaml
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 
@@ -29,6 +32,11 @@ EMU = {
     "events.k8s.io": "events.e2e.local",
 }
 REV = {v: k for k, v in EMU.items()}
+if not aiohttp.helpers.NO_EXTENSIONS:  # only aiohttp's Python parser can be told of SPDY
+    sys.exit("core_proxy.py needs AIOHTTP_NO_EXTENSIONS=1 (start.sh sets it)")
+aiohttp.http_parser._is_supported_upgrade = lambda headers: (
+    str(headers.get("Upgrade", "")).lower() in {"websocket", "spdy/3.1"}
+)
 KINDS = {  # group: [(plural, kind, namespaced, status)]
     "": [
         ("nsobjects", "Namespace", False, True),
@@ -140,6 +148,7 @@ class Proxy:
         ctx.load_cert_chain(*CERT)
         self.ctx = ctx
         self.session: ClientSession | None = None
+        self.spdy_dictionary = kubelet.spdy_dictionary()
 
     async def up(
         self, method: str, path: str, body: Any = None, ctype: str = "application/json"
@@ -268,6 +277,8 @@ class Proxy:
     # ---------------- handlers ----------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
+        if path == "/version/":  # kube-apiserver answers it (kr8s asks so); this one does not
+            path = "/version"
         query = request.query_string
         body_bytes = await request.read()
         auth = request.headers.get("Authorization", "")
@@ -298,6 +309,29 @@ class Proxy:
                     },
                     status=403,
                 )
+        forward = re.match(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/portforward$", path)
+        if forward:  # the kubelet's part: this host's ports are every pod's ports
+            status, found = await self.up(
+                "GET", f"/apis/{EMU['']}/v1/namespaces/{forward[1]}/pods/{forward[2]}"
+            )
+            if status != 200:
+                return web.json_response(
+                    {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                     "reason": "NotFound", "code": 404,
+                     "message": f'pods "{forward[2]}" not found'},
+                    status=404,
+                )  # fmt: skip
+            if os.environ.get("HARNESS_NO_KUBELET"):  # as a cluster whose pod has no node
+                node = ((found or {}).get("spec") or {}).get("nodeName", "")
+                return web.json_response(
+                    {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                     "reason": "NotFound", "code": 404,
+                     "message": f'nodes "{node}" not found'},
+                    status=404,
+                )  # fmt: skip
+            if kubelet.is_spdy_upgrade(request.headers):
+                return await kubelet.spdy(request, self.spdy_dictionary)
+            return await kubelet.websocket(request)
         proxied = re.match(
             r"^/api/v1/namespaces/[^/]+/services/(?:https?:)?[^/:]+:(\d+)/proxy(/.*)?$", path
         )
@@ -517,6 +551,8 @@ class Proxy:
         resource = rest[0]
         name = rest[1] if len(rest) > 1 else ""
         sub = rest[2] if len(rest) > 2 else ""
+        if sub in {"portforward", "exec", "attach"}:  # as 1.31+ asks of WebSocket GETs too
+            method = "POST"
         verb = {
             "GET": "get" if name else ("watch" if q.get("watch") else "list"),
             "POST": "create",

@@ -207,6 +207,20 @@ def test_notes_print_a_usable_report_and_no_placeholder() -> None:
     [line] = [x.strip() for x in notes.splitlines() if "--kube" in x]
     parsed = build_plugin_parser().parse_args(line.split()[2:])
     assert (parsed.verb, parsed.kube, parsed.kube_namespace) == ("namespace", True, "costreport")
+    # kubectl-cost's line: it picks a ready pod of the Service named and port-forwards to that
+    # pod's port numbered --service-port, so that must be the pod's port-forward listener.
+    [cost] = [
+        x.strip().split() for x in notes.splitlines() if x.strip().startswith("kubectl cost ")
+    ]
+    flags = dict(zip(cost[3::2], cost[4::2], strict=False))
+    objects = [d for d in yaml.safe_load_all(out[: out.index("NOTES:")].split("MANIFEST:")[1]) if d]
+    [svc] = [o for o in objects if o["kind"] == "Service"]
+    [deploy] = [o for o in objects if o["kind"] == "Deployment"]
+    assert (flags["-N"], flags["--service-name"]) == ("costreport", svc["metadata"]["name"])
+    labels = deploy["spec"]["template"]["metadata"]["labels"]
+    assert svc["spec"]["selector"].items() <= labels.items()
+    args = [a for c in deploy["spec"]["template"]["spec"]["containers"] for a in c.get("args", [])]
+    assert f"--loopback-port={flags['--service-port']}" in args
 
 
 def test_the_images_default_command_starts() -> None:
