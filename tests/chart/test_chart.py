@@ -56,7 +56,7 @@ def test_every_rendered_manifest_is_valid_kubernetes(values: str | None) -> None
         "ServiceAccount",
     ]
     if values:
-        expected = sorted([*expected, "NetworkPolicy", "ServiceMonitor"])
+        expected = sorted([*expected, "NetworkPolicy", "ServiceMonitor", "ConfigMap"])  # the UI's
     assert kinds == sorted(expected)
     for doc in docs:
         if doc["kind"] == "ServiceMonitor":
@@ -329,13 +329,38 @@ def test_the_port_forward_listener_is_on_and_the_opencost_ui_is_opt_in() -> None
     # The listener is not a Service port: only a port-forward reaches it.
     [service] = [d for d in render() if d["kind"] == "Service"]
     assert [p["port"] for p in service["spec"]["ports"]] == [9003]
-    ui = [d for d in render("--set", "opencostUI.enabled=true") if d["kind"] == "Deployment"]
-    with_ui = {c["name"]: c for c in ui[0]["spec"]["template"]["spec"]["containers"]}
-    assert with_ui["opencost-ui"]["env"] == [{"name": "BASE_URL", "value": "http://127.0.0.1:9004"}]
+    docs = render("--set", "opencostUI.enabled=true")
+    [ui] = [d for d in docs if d["kind"] == "Deployment"]
+    with_ui = {c["name"]: c for c in ui["spec"]["template"]["spec"]["containers"]}
+    # The UI (1.120+) calls /model/ on its own origin: its nginx site, from a ConfigMap in
+    # place of the image's template, proxies that to the listener and listens on loopback only.
+    assert "env" not in with_ui["opencost-ui"]
+    assert with_ui["opencost-ui"]["volumeMounts"] == [{
+        "name": "opencost-ui-site", "mountPath": "/etc/nginx/conf.d/default.nginx.conf",
+        "subPath": "default.nginx.conf", "readOnly": True}]  # fmt: skip
+    [site] = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-ui")]
+    volumes = {v["name"]: v for v in ui["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["opencost-ui-site"]["configMap"]["name"] == site["metadata"]["name"]
+    conf = site["data"]["default.nginx.conf"]
+    assert "server 127.0.0.1:9004;" in conf and "proxy_pass http://costreport/;" in conf
+    assert [line.strip() for line in conf.splitlines() if "listen" in line] == [
+        "listen 127.0.0.1:9090;"
+    ]
+    # the image's own user, which owns the files its entrypoint edits at start
+    context = with_ui["opencost-ui"]["securityContext"]
+    assert (context["runAsUser"], context["runAsGroup"]) == (1001, 1000)
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["allowPrivilegeEscalation"] is False
     # The UI container comes after the api container's own settings, never takes them.
     assert with_ui["api"]["volumeMounts"] == containers["api"]["volumeMounts"]
     assert with_ui["api"]["securityContext"] == containers["api"]["securityContext"]
-    assert "volumeMounts" not in with_ui["opencost-ui"]
+    refused = subprocess.run(
+        [HELM, "template", "cr", str(CHART), "--set", "opencostUI.enabled=true",
+         "--set", "api.portForward.enabled=false"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "opencostUI.enabled needs api.portForward.enabled" in refused.stderr
 
 
 @needs_helm
