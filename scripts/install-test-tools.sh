@@ -5,6 +5,7 @@
 set -euo pipefail
 bash "$(dirname "$0")/install-helm.sh"
 bash "$(dirname "$0")/install-focus-validator.sh"
+bash "$(dirname "$0")/install-nginx.sh"
 if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then
   exit 0
 fi
