@@ -241,6 +241,21 @@ def kubectl_cost() -> str:
     return found
 
 
+def table(stdout: str, columns: int) -> dict[str, float]:
+    """{second column: third column} of kubectl-cost's table rows with a cost in the third."""
+    rows = {}
+    for line in stdout.splitlines():
+        cells = [cell.strip() for cell in line.split("|")[1:-1]]
+        if len(cells) == columns and cells[1] and re.fullmatch(r"[0-9.]+", cells[2]):
+            rows[cells[1]] = float(cells[2])
+    return rows
+
+
+def answer(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())["data"]
+
+
 async def test_kubectl_cost_port_forwards_to_the_listener(
     kube: KubeClient, stand_in: tuple[int, int]
 ) -> None:
@@ -248,21 +263,24 @@ async def test_kubectl_cost_port_forwards_to_the_listener(
     api, loopback = stand_in
     await stand_in_pod(kube, api, loopback)
     await skip_unless_forwarding(loopback)
-    shown = run(binary, "namespace", "--window", WINDOW, "--historical", "-N", NAMESPACE,
-                "--service-name", "costreport", "--service-port", str(loopback),
-                "--allocation-path", "/allocation/compute")  # fmt: skip
+    where = ["--window", WINDOW, "--historical", "-N", NAMESPACE, "--service-name",
+             "costreport", "--service-port", str(loopback)]  # fmt: skip
+    shown = run(binary, "namespace", *where, "--allocation-path", "/allocation/compute")
     assert shown.returncode == 0, shown.stdout + shown.stderr
-    # kubectl-cost's table: | CLUSTER | NAMESPACE | TOTAL COST (ALL) | COST EFFICIENCY |
-    rows = {}
-    for line in shown.stdout.splitlines():
-        cells = [cell.strip() for cell in line.split("|")[1:-1]]
-        if len(cells) == 4 and cells[1] and re.fullmatch(r"[0-9.]+", cells[2]):
-            rows[cells[1]] = float(cells[2])
-    url = (f"http://127.0.0.1:{loopback}/allocation/compute?window={WINDOW}"
-           "&aggregate=namespace&accumulate=true&includeIdle=true")  # fmt: skip
-    with urllib.request.urlopen(url, timeout=30) as answer:
-        data = json.loads(answer.read())["data"][0]
+    # | CLUSTER | NAMESPACE | TOTAL COST (ALL) | COST EFFICIENCY |
+    rows = table(shown.stdout, 4)
+    base = f"http://127.0.0.1:{loopback}"
+    data = answer(f"{base}/allocation/compute?window={WINDOW}&aggregate=namespace"
+                  "&accumulate=true&includeIdle=true")[0]  # fmt: skip
     expected = {name: row["totalCost"] for name, row in data.items()}
     assert rows.keys() == expected.keys()
     for name, cost in expected.items():
         assert rows[name] == pytest.approx(cost, abs=1e-6), name
+    # `node` reads /model/assets in Kubecost's form (filterTypes=Node, a list of sets)
+    nodes = run(binary, "node", *where)
+    assert nodes.returncode == 0, nodes.stdout + nodes.stderr
+    assets = answer(f"{base}/assets?window={WINDOW}&filter=assetType:%22node%22")
+    assert table(nodes.stdout, 3) == pytest.approx(
+        {a["properties"]["name"]: a["totalCost"] for a in assets.values()}, abs=1e-6
+    )
+    assert len(assets) > 1

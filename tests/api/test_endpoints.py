@@ -77,7 +77,7 @@ async def test_unaggregated_asset_keys_and_node_fields(tiny_client: TestClient) 
 
 
 async def test_asset_filter_and_steps(tiny_client: TestClient) -> None:
-    url = f"/assets?window={TINY_DAY}&filter=assetType%3A%22Node%22&step=12h&accumulate=false"
+    url = f"/assets?window={TINY_DAY}&filter=assetType%3A%22node%22&step=12h&accumulate=false"
     data = (await (await tiny_client.get(url)).json())["data"]
     assert isinstance(data, list) and len(data) == 2
     assert [len(s) for s in data] == [1, 2]  # n2 joins at 12:00
@@ -154,7 +154,7 @@ async def test_health_endpoints(tiny_client: TestClient) -> None:
 async def test_accumulated_node_capacities_are_time_weighted_not_summed(
     tiny_client: TestClient,
 ) -> None:
-    url = f"/assets?window={TINY_DAY}&step=6h&accumulate=true&filter=assetType%3A%22Node%22"
+    url = f"/assets?window={TINY_DAY}&step=6h&accumulate=true&filter=assetType%3A%22node%22"
     data = (await (await tiny_client.get(url)).json())["data"]
     n1 = data["custom/__undefined__/__undefined__/Compute/c1/Node/Kubernetes/i-n1/n1"]
     n2 = data["custom/__undefined__/__undefined__/Compute/c1/Node/Kubernetes/i-n2/n2"]

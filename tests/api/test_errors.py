@@ -213,6 +213,23 @@ async def test_legacy_filters_as_kubectl_cost_sends_them(tiny_client: TestClient
     )
 
 
+async def test_assets_in_kubecosts_form_as_kubectl_cost_node_asks(tiny_client: TestClient) -> None:
+    base = f"/model/assets?window={TINY_DAY}&accumulate=true"
+    nodes = await (await tiny_client.get(base + "&filterTypes=Node")).json()
+    v2 = await (await tiny_client.get(base + "&filter=" + quote('assetType:"node"'))).json()
+    # the list of sets Kubecost answers (kubectl-cost reads data[0]), of the same nodes
+    assert isinstance(nodes["data"], list) and nodes["data"] == [v2["data"]]
+    assert sorted(a["type"] for a in nodes["data"][0].values()) == ["Node", "Node"]
+    everything = await (await tiny_client.get(base)).json()
+    assert isinstance(everything["data"], dict) and len(everything["data"]) > 2
+    assert (await (await tiny_client.get(base + "&filterTypes=")).json())["data"] == [
+        everything["data"]
+    ]
+    # v2 compares the lower-cased type, as OpenCost does
+    upper = await (await tiny_client.get(base + "&filter=" + quote('assetType:"Node"'))).json()
+    assert upper["data"] == {}
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

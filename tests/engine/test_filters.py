@@ -102,13 +102,13 @@ def test_fields_read() -> None:
 def test_asset_fields() -> None:
     record = {
         "name": "n1",
-        "assetType": "Node",
+        "assetType": "node",
         "category": "Compute",
         "cluster": "c1",
         "providerID": "i-1",
         "labels": {"pool": "gpu"},
     }
-    assert parse_filter('assetType:"Node"+label[pool]:"gpu"', kind="asset").matches(record)
+    assert parse_filter('assetType:"node"+label[pool]:"gpu"', kind="asset").matches(record)
     with pytest.raises(InvalidParameter, match="unknown field 'namespace'"):
         parse_filter('namespace:"a"', kind="asset")
 

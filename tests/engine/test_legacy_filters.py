@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from costreport.engine.filters import parse_filter
-from costreport.engine.legacy_filters import legacy_filter, with_legacy_filters
+from costreport.engine.legacy_filters import (
+    LEGACY_ASSET_FILTERS,
+    legacy_filter,
+    with_legacy_filters,
+)
 from costreport.model.errors import InvalidParameter
 
 
@@ -55,3 +59,35 @@ def test_combined_with_an_explicit_filter() -> None:
 def test_what_cannot_be_translated_is_refused(params: dict[str, str], message: str) -> None:
     with pytest.raises(InvalidParameter, match=message):
         legacy_filter(params)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"filterTypes": ""}, ""),
+        ({"filterTypes": "Node"}, 'assetType:"node"'),  # v1 lower-cased types
+        ({"filterTypes": "node,Disk"}, '(assetType:"node"|assetType:"disk")'),
+        ({"filterProviderIds": "i-1*"}, 'providerID<~:"i-1"'),
+        ({"filterClusters": "c1", "filterCategories": "Compute", "filterLabels": "pool:gpu"},
+         'cluster:"c1"+category:"Compute"+label[pool]:"gpu"'),
+        ({"filterNamespaces": "a"}, ""),  # not an asset parameter
+    ],
+)  # fmt: skip
+def test_asset_translation(params: dict[str, str], expected: str) -> None:
+    assert legacy_filter(params, LEGACY_ASSET_FILTERS) == expected
+    parse_filter(expected, kind="asset")
+    record = {"assetType": "node", "cluster": "c1", "category": "Compute", "providerID": "i-12",
+              "labels": {"pool": "gpu"}}  # fmt: skip
+    assert parse_filter(expected, kind="asset").matches(record) == (
+        "disk" not in expected or "node" in expected
+    )
+
+
+def test_regions_are_refused_for_assets() -> None:
+    with pytest.raises(InvalidParameter) as refused:
+        legacy_filter({"filterRegions": "us-east-1"}, LEGACY_ASSET_FILTERS)
+    assert refused.value.message == (
+        "invalid 'filterRegions' parameter: 'us-east-1'; accepted: the v2 filter on the nodes' "
+        'region label instead, e.g. filter=label[region]:"us-east-1"'
+    )
+    assert legacy_filter({"filterRegions": ""}, LEGACY_ASSET_FILTERS) == ""

@@ -108,7 +108,7 @@ def test_rows_plus_idle_equal_node_costs_per_set(data: ClusterData) -> None:
         data, _query(aggregate=("namespace",), include_idle=True), now=NOW.timestamp()
     )
     assets = compute_assets(
-        data, WEEK, step=timedelta(days=1), accumulate="none", filter_text='assetType:"Node"'
+        data, WEEK, step=timedelta(days=1), accumulate="none", filter_text='assetType:"node"'
     )
     assert len(result.sets) == len(assets) == 7
     for allocations, nodes in zip(result.sets, assets, strict=True):

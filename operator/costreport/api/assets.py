@@ -25,6 +25,7 @@ from costreport.api.settings import SETTINGS_KEY, SOURCE_KEY
 from costreport.engine.assets import parse_asset_aggregate
 from costreport.engine.export import asset_csv
 from costreport.engine.filters import parse_filter
+from costreport.engine.legacy_filters import LEGACY_ASSET_FILTERS, with_legacy_filters
 from costreport.engine.params import check_limits
 from costreport.model.asset import AssetSet
 from costreport.model.query import AssetQuery
@@ -39,15 +40,19 @@ from costreport.sources.service import (
 
 
 async def handle_assets(request: web.Request) -> web.Response:
-    """`/assets`: one object of assets, or a list of them when several sets remain."""
+    """`/assets`: one object of assets, or a list of them when several sets remain (always a
+    list for Kubecost's form of the request)."""
     started = time.perf_counter()
     if not request_caller(request).cluster_wide:
         raise Forbidden("assets need cluster-wide access to allocations")
     params = request_params(request)
     fmt = response_format(params)
     window = window_param(params, request)
-    filter_text = params.get("filter") or ""
+    filter_text = with_legacy_filters(params, LEGACY_ASSET_FILTERS)
     parse_filter(filter_text, kind="asset")
+    # Kubecost's form of the request (its pre-v2 filter parameters, as kubectl-cost's `node`
+    # sends) gets Kubecost's form of the answer: always a list of sets.
+    kubecost = any(parameter in params for parameter in LEGACY_ASSET_FILTERS)
     step = parse_duration(params["step"], parameter="step") if params.get("step") else None
     query = AssetQuery(
         window=window,
@@ -67,10 +72,12 @@ async def handle_assets(request: web.Request) -> web.Response:
         row_count = sum(len(s.assets) for s in sets)
         if fmt == "csv":
             return asset_csv(sets).encode(), row_count
-        data: Any = sets[0].to_json() if len(sets) == 1 else [s.to_json() for s in sets]
+        data: Any = [s.to_json() for s in sets]
+        if len(sets) == 1 and not kubecost:
+            data = data[0]
         return success_body(data), row_count
 
-    key = f"assets:{fmt}:" + query.model_dump_json()
+    key = f"assets:{fmt}:{'list' if kubecost else 'auto'}:" + query.model_dump_json()
     body = await cached_body(request, key, covered_window(window, step), compute)
     observe_request(request, "assets", started, row_count)
     return body_response(body, fmt)

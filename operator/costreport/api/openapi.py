@@ -233,7 +233,7 @@ def build_openapi() -> dict[str, Any]:
             "true (default) merges all sets; false keeps one per step; or "
             "hour|day|week|weeknow|month|quarter|all.",
         ),
-        _param("filter", 'v2 asset filter, e.g. assetType:"Node"'),
+        _param("filter", 'v2 asset filter, e.g. assetType:"node"'),
         FORMAT,
         _param("includeIdle", "Accepted for compatibility with the OpenCost UI.", BOOL),
     ]

@@ -314,7 +314,7 @@ QUERY_EXAMPLES = """examples:
 """
 ASSETS_EXAMPLES = """examples:
   costreport assets --window 7d --aggregate type
-  costreport assets --window yesterday --filter 'assetType:"Node"' --format csv
+  costreport assets --window yesterday --filter 'assetType:"node"' --format csv
 """
 SERVE_EXAMPLES = """examples:
   costreport serve                                   # the sample cluster on 127.0.0.1:9003
@@ -434,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     assets.add_argument("--step", help="length of each set, e.g. 1d (default: one set)")
     assets.add_argument("--accumulate", help="as for query (default: true)")
-    assets.add_argument("--filter", help='v2 asset filter, e.g. assetType:"Node"')
+    assets.add_argument("--filter", help='v2 asset filter, e.g. assetType:"node"')
     assets.add_argument(
         "--format", choices=["table", "json", "csv"], default="table", help="output format"
     )

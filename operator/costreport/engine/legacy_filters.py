@@ -1,5 +1,7 @@
 """OpenCost's pre-v2 `filterX=` parameters, translated exactly into the v2 filter language.
 
+(Allocation parameters below; the asset ones, `LEGACY_ASSET_FILTERS`, follow the same rules.)
+
 kubectl-cost still sends them (`filterNamespaces=` on every request, empty without `-n`), and
 OpenCost's own server no longer reads them, so there `kubectl cost deployment -n team-a` shows
 every namespace. Here each is honoured: the values of one parameter are OR'ed, a trailing `*`
@@ -33,6 +35,24 @@ LEGACY_FILTERS = {
 }
 """OpenCost's pre-v2 filter parameters and the v2 field each filters on."""
 
+LEGACY_ASSET_FILTERS = {
+    "filterClusters": "cluster",
+    "filterAccounts": "account",
+    "filterCategories": "category",
+    "filterNames": "name",
+    "filterProjects": "project",
+    "filterProviders": "provider",
+    "filterProviderIDs": "providerID",
+    "filterProviderIds": "providerID",
+    "filterServices": "service",
+    "filterTypes": "assetType",
+    "filterLabels": "label",
+}
+"""The pre-v2 asset filter parameters (Kubecost's; kubectl-cost's `node` sends `filterTypes`).
+
+Values of `filterTypes` are lower-cased, as v1 did (`Node` and `node` both select nodes).
+`filterRegions` (v1: a node label) has no exact equivalent here and is refused."""
+
 MAX_VALUES = 100
 """Values one legacy parameter may list (the v2 filter has its own limits on top)."""
 
@@ -64,11 +84,20 @@ def _one(parameter: str, field: str, value: str) -> str:
     return _comparison(parameter, field, value)
 
 
-def legacy_filter(params: Mapping[str, str]) -> str:
+def legacy_filter(params: Mapping[str, str], table: Mapping[str, str] = LEGACY_FILTERS) -> str:
     """The v2 filter equivalent to the request's legacy parameters ("" when it has none)."""
+    if table is LEGACY_ASSET_FILTERS and (params.get("filterRegions") or "").strip():
+        raise InvalidParameter(
+            "filterRegions",
+            params["filterRegions"],
+            "the v2 filter on the nodes' region label instead, "
+            'e.g. filter=label[region]:"us-east-1"',
+        )
     groups = []
-    for parameter, field in LEGACY_FILTERS.items():
+    for parameter, field in table.items():
         values = [v.strip() for v in (params.get(parameter) or "").split(",") if v.strip()]
+        if parameter == "filterTypes":
+            values = [v.lower() for v in values]
         if len(values) > MAX_VALUES:
             raise InvalidParameter(
                 parameter, params[parameter], f"at most {MAX_VALUES} comma-separated values"
@@ -79,10 +108,12 @@ def legacy_filter(params: Mapping[str, str]) -> str:
     return "+".join(groups)
 
 
-def with_legacy_filters(params: Mapping[str, str]) -> str:
+def with_legacy_filters(
+    params: Mapping[str, str], table: Mapping[str, str] = LEGACY_FILTERS
+) -> str:
     """`filter=` AND the legacy parameters' equivalent, as one v2 filter text."""
     explicit = (params.get("filter") or "").strip()
-    legacy = legacy_filter(params)
+    legacy = legacy_filter(params, table)
     if explicit and legacy:
         return f"({explicit})+{legacy}"
     return explicit or legacy

@@ -65,7 +65,7 @@ class Asset:
         """The record shape the v2 asset filter matches against."""
         return {
             "name": self.properties.get("name", ""),
-            "assetType": self.type,
+            "assetType": self.type.lower(),  # OpenCost matches the lower-cased type: "node"
             "category": self.properties.get("category", ""),
             "cluster": self.properties.get("cluster", ""),
             "project": self.properties.get("project", ""),
