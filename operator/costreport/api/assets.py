@@ -26,7 +26,7 @@ from costreport.engine.assets import parse_asset_aggregate
 from costreport.engine.export import asset_csv
 from costreport.engine.filters import parse_filter
 from costreport.engine.legacy_filters import LEGACY_ASSET_FILTERS, with_legacy_filters
-from costreport.engine.params import check_limits
+from costreport.engine.params import check_limits, parse_cost_basis
 from costreport.model.asset import AssetSet
 from costreport.model.query import AssetQuery
 from costreport.model.window import (
@@ -60,6 +60,7 @@ async def handle_assets(request: web.Request) -> web.Response:
         accumulate=parse_accumulate(params.get("accumulate") or "true"),
         aggregate=parse_asset_aggregate(params.get("aggregate")),
         filter=filter_text,
+        cost_basis=parse_cost_basis(params.get("costBasis")),
     )
     check_limits(query, params, request.app[SETTINGS_KEY].limits)
     row_count = 0
@@ -75,7 +76,7 @@ async def handle_assets(request: web.Request) -> web.Response:
         data: Any = [s.to_json() for s in sets]
         if len(sets) == 1 and not kubecost:
             data = data[0]
-        return success_body(data), row_count
+        return success_body(data, meta=sets[0].meta if sets else {}), row_count
 
     key = f"assets:{fmt}:{'list' if kubecost else 'auto'}:" + query.model_dump_json()
     body = await cached_body(request, key, covered_window(window, step), compute)

@@ -234,6 +234,16 @@ def build_openapi() -> dict[str, Any]:
             "hour|day|week|weeknow|month|quarter|all.",
         ),
         _param("filter", 'v2 asset filter, e.g. assetType:"node"'),
+        _param(
+            "costBasis",
+            "list, or reconciled (default where a bill exists): matched nodes, disks and "
+            "balancers carry billed minus list in `adjustment`, included in totalCost.",
+        ),
+        _param(
+            "filterTypes",
+            "Kubecost's pre-v2 asset filter (also filterClusters, filterNames, …): translated "
+            "into the v2 filter; with any of them, data is always a list of sets.",
+        ),
         FORMAT,
         _param("includeIdle", "Accepted for compatibility with the OpenCost UI.", BOOL),
     ]

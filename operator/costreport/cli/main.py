@@ -90,11 +90,14 @@ async def run_assets(args: argparse.Namespace) -> str:
         accumulate=parse_accumulate(args.accumulate or "true"),
         aggregate=parse_asset_aggregate(args.aggregate),
         filter=args.filter or "",
+        cost_basis=args.cost_basis or "auto",
     )
     check_limits(query, {"window": args.window, "step": args.step or ""}, QueryLimits())
     if getattr(args, "api", None):
+        basis = "" if args.cost_basis in (None, "auto") else args.cost_basis
         params = {"window": args.window, "aggregate": args.aggregate or "", "step": args.step or "",
-                  "accumulate": args.accumulate or "", "filter": args.filter or ""}  # fmt: skip
+                  "accumulate": args.accumulate or "", "filter": args.filter or "",
+                  "costBasis": basis}  # fmt: skip
         body = await get_json(
             args.api, "/assets", {k: v for k, v in params.items() if v}, bearer_for(args)
         )

@@ -436,6 +436,11 @@ def build_parser() -> argparse.ArgumentParser:
     assets.add_argument("--accumulate", help="as for query (default: true)")
     assets.add_argument("--filter", help='v2 asset filter, e.g. assetType:"node"')
     assets.add_argument(
+        "--cost-basis",
+        choices=["auto", "list", "reconciled"],
+        help="auto (default): reconciled to the bill where the ledger holds one; list prices",
+    )
+    assets.add_argument(
         "--format", choices=["table", "json", "csv"], default="table", help="output format"
     )
     add_remote_arguments(assets)

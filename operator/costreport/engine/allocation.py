@@ -21,7 +21,7 @@ from costreport.engine.filters import parse_filter
 from costreport.engine.gcpause import paused_gc
 from costreport.engine.idle import filter_idle, idle_ids_of, share_idle
 from costreport.engine.members import RESOURCES, Interner, Members
-from costreport.engine.reconcile import Factors, merge_adjustments, reconciliation_factors
+from costreport.engine.reconcile import Factors, cost_basis, merge_adjustments
 from costreport.engine.render import render_set
 from costreport.engine.rows import (
     RowTable,
@@ -54,31 +54,15 @@ def compute_allocations(
 
 def _priced(data: ClusterData, query: AllocationQuery, now: float) -> AllocationSetRange:
     listed = _compute(data, query, now, None)
-    if query.cost_basis == "list" or not data.bills:
-        if query.cost_basis == "reconciled" and not data.bills:
-            listed.meta["warnings"] = [
-                *listed.meta.get("warnings", []),
-                "costBasis=reconciled: no bill covers this window; list prices are shown",
-            ]
-        listed.meta["costBasis"] = {"basis": "list"}
-        return listed
     step = query.step or default_step_for(query.accumulate)
-    factors = reconciliation_factors(data, split_window(query.window, step))
-    reconciled = _compute(data, query, now, factors)
-    coverage = factors.matched_list / factors.total_list if factors.total_list else 0.0
-    declaration: JSONDict = {
-        "basis": "reconciled",
-        "nodeCostMatched": round(coverage, 6),
-        "unmatched": sorted(factors.unmatched),
-    }
-    result = merge_adjustments(listed, reconciled, declaration)
-    result.meta["warnings"] = [
-        *result.meta.get("warnings", []),
-        *(
-            f"{name} has no bill line in the window: its list price is kept"
-            for name in sorted(factors.unmatched)
-        ),
-    ]
+    basis = cost_basis(data, split_window(query.window, step), query.cost_basis)
+    if basis.factors is None:
+        result = listed
+        result.meta["costBasis"] = basis.declaration
+    else:
+        reconciled = _compute(data, query, now, basis.factors)
+        result = merge_adjustments(listed, reconciled, basis.declaration)
+    result.meta["warnings"] = [*result.meta.get("warnings", []), *basis.warnings]
     return result
 
 

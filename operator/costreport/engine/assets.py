@@ -20,9 +20,12 @@ from costreport.engine.aggregate import sanitize_key
 from costreport.engine.builder import AllocationBuilder
 from costreport.engine.filters import parse_filter
 from costreport.engine.members import Interner
+from costreport.engine.reconcile import Factors
+from costreport.engine.reconcile import cost_basis as choose_basis
 from costreport.model.asset import UNDEFINED, Asset, AssetSet
 from costreport.model.cluster import GIB, ClusterData
 from costreport.model.errors import InvalidParameter
+from costreport.model.query import CostBasis
 from costreport.model.window import (
     AccumulateBy,
     Window,
@@ -118,9 +121,21 @@ def assets_for_set(
         dict[tuple[int, int], tuple[float, float]], dict[tuple[int, int], tuple[float, float]]
     ],
     now: float = math.inf,
+    factors: Factors | None = None,
 ) -> list[Asset]:
-    """Every asset overlapping one window up to `now`, unaggregated (no future hours)."""
+    """Every asset overlapping one window up to `now`, unaggregated (no future hours).
+
+    With reconciliation `factors`, a matched node's, volume's or balancer's `adjustment` is
+    its billed cost minus its list cost in the set, and `totalCost` includes it (OpenCost's
+    `TotalCost()` adds the adjustment)."""
     a0, a1 = window.start_ts, min(window.end_ts, now)
+
+    def adjustment(kind: str, index: int, listed: float) -> float:
+        if factors is None:
+            return 0.0
+        table = {"node": factors.node, "volume": factors.volume, "balancer": factors.balancer}
+        return listed * (float(table[kind][set_index, index]) - 1.0)
+
     out: list[Asset] = []
     cpu_used, ram_used = usage
     for i, n in enumerate(data.nodes):
@@ -140,6 +155,8 @@ def assets_for_set(
         base = cpu_cost + ram_cost
         overhead_cost = (cpu_overhead * cpu_cost + ram_overhead * ram_cost) / base if base else 0.0
         total = base * (1 - n.discount) + gpu_cost
+        node_adjustment = adjustment("node", i, total)
+        total += node_adjustment
         fields: dict[str, Any] = {"nodeType": n.instance_type}
         fields.update(
             {
@@ -156,7 +173,7 @@ def assets_for_set(
                 "gpuCost": gpu_cost,
                 "gpuCount": n.gpu_count,
                 "ramCost": ram_cost,
-                "adjustment": 0.0,
+                "adjustment": node_adjustment,
                 "overhead": {
                     "CpuOverheadFraction": cpu_overhead,
                     "RamOverheadFraction": ram_overhead,
@@ -176,11 +193,13 @@ def assets_for_set(
                 labels=dict(n.labels),
             )
         )
-    for pv in data.volumes:
+    for v, pv in enumerate(data.volumes):
         start, end = max(pv.start, a0), min(pv.end, a1)
         if end <= start:
             continue
         hours = (end - start) / 3600.0
+        listed = pv.price_gib_hour * pv.bytes / GIB * hours
+        disk_adjustment = adjustment("volume", v, listed)
         out.append(
             Asset(
                 "Disk",
@@ -188,14 +207,14 @@ def assets_for_set(
                 window,
                 start,
                 end,
-                pv.price_gib_hour * pv.bytes / GIB * hours,
+                listed + disk_adjustment,
                 {
                     "byteHours": pv.bytes * hours,
                     "bytes": pv.bytes,
                     "byteHoursUsed": None,
                     "byteUsageMax": None,
                     "breakdown": {"idle": 0.0, "other": 0.0, "system": 0.0, "user": 1.0},
-                    "adjustment": 0.0,
+                    "adjustment": disk_adjustment,
                 },
                 {
                     "storageClass": pv.storage_class,
@@ -205,11 +224,13 @@ def assets_for_set(
                 },
             )
         )
-    for lb in data.load_balancers:
+    for b, lb in enumerate(data.load_balancers):
         start, end = max(lb.start, a0), min(lb.end, a1)
         if end <= start:
             continue
         name = f"{lb.namespace}/{lb.service}"
+        listed = lb.price_hour * (end - start) / 3600.0
+        lb_adjustment = adjustment("balancer", b, listed)
         out.append(
             Asset(
                 "LoadBalancer",
@@ -217,8 +238,8 @@ def assets_for_set(
                 window,
                 start,
                 end,
-                lb.price_hour * (end - start) / 3600.0,
-                {"adjustment": 0.0},
+                listed + lb_adjustment,
+                {"adjustment": lb_adjustment},
                 {"private": lb.private, "ip": lb.ip},
             )
         )
@@ -354,19 +375,28 @@ def compute_assets(
     aggregate: Sequence[str] = (),
     filter_text: str = "",
     now: float = math.inf,
+    cost_basis: CostBasis = "auto",
 ) -> list[AssetSet]:
     """Asset sets for a window: stepped, filtered, accumulated and aggregated.
 
-    Nothing is charged after `now`: an open window's assets end at `now`.
+    Nothing is charged after `now`: an open window's assets end at `now`. Priced as
+    allocations are (`engine.reconcile.cost_basis`): reconciled to the bill where bills
+    exist, unless `list`; each set's `meta` declares the basis and its warnings.
     """
     step = step or default_step_for(accumulate)
     sets = split_window(window, step)
     compiled = parse_filter(filter_text, kind="asset")
     usage = _node_usage_breakdown(data, sets)
+    basis = choose_basis(data, sets, cost_basis)
     per_set = [
-        [a for a in assets_for_set(data, w, i, usage, now) if compiled.matches(a.filter_record())]
+        [
+            a
+            for a in assets_for_set(data, w, i, usage, now, basis.factors)
+            if compiled.matches(a.filter_record())
+        ]
         for i, w in enumerate(sets)
     ]
+    meta = {"costBasis": basis.declaration, "warnings": basis.warnings}
     result = []
     for group in accumulation_groups(sets, accumulate):
         group_window = Window(sets[group[0]].start, sets[group[-1]].end)
@@ -379,6 +409,7 @@ def compute_assets(
             AssetSet(
                 group_window,
                 {k: merge_assets(members, group_window) for k, members in buckets.items()},
+                meta,
             )
         )
     return result

@@ -208,6 +208,40 @@ def reconciliation_factors(data: ClusterData, sets: Sequence[Window]) -> Factors
     return factors
 
 
+@dataclass(frozen=True, slots=True)
+class Basis:
+    """How an answer is priced: the factors (None at list price), its `costBasis`
+    declaration and the warnings that go with it."""
+
+    factors: Factors | None
+    declaration: JSONDict
+    warnings: list[str]
+
+
+def cost_basis(data: ClusterData, sets: Sequence[Window], requested: str) -> Basis:
+    """Reconciled where bills exist unless `list` is asked for; `reconciled` without bills is
+    list prices with a warning (one rule for allocations and assets)."""
+    if requested == "list" or not data.bills:
+        warnings = (
+            ["costBasis=reconciled: no bill covers this window; list prices are shown"]
+            if requested == "reconciled" and not data.bills
+            else []
+        )
+        return Basis(None, {"basis": "list"}, warnings)
+    factors = reconciliation_factors(data, sets)
+    coverage = factors.matched_list / factors.total_list if factors.total_list else 0.0
+    declaration: JSONDict = {
+        "basis": "reconciled",
+        "nodeCostMatched": round(coverage, 6),
+        "unmatched": sorted(factors.unmatched),
+    }
+    warnings = [
+        f"{name} has no bill line in the window: its list price is kept"
+        for name in sorted(factors.unmatched)
+    ]
+    return Basis(factors, declaration, warnings)
+
+
 def merge_adjustments(
     listed: AllocationSetRange, reconciled: AllocationSetRange, declaration: JSONDict
 ) -> AllocationSetRange:

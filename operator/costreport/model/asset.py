@@ -111,6 +111,8 @@ class AssetSet:
 
     window: Window
     assets: dict[str, Asset]
+    meta: dict[str, Any] = field(default_factory=dict)
+    """What the answer declares: `costBasis` and its `warnings` (the same for every set)."""
 
     def to_json(self) -> dict[str, dict[str, Any]]:
         """Asset key → asset object, keys sorted."""

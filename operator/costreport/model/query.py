@@ -87,3 +87,4 @@ class AssetQuery(BaseModel):
     accumulate: AccumulateBy = "all"
     aggregate: tuple[str, ...] = ()
     filter: str = ""
+    cost_basis: CostBasis = "auto"

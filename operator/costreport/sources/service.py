@@ -92,4 +92,5 @@ async def query_assets(
         aggregate=query.aggregate,
         filter_text=query.filter,
         now=now,
+        cost_basis=query.cost_basis,
     )
