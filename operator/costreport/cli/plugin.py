@@ -30,13 +30,15 @@ from costreport.cli.options import (
     build_source,
     close_source,
 )
-from costreport.cli.remote import bearer_for, remote_allocations
+from costreport.cli.remote import bearer_for, get_json, remote_allocations
 from costreport.engine.params import parse_allocation_query
 from costreport.model.allocation import AllocationSetRange
 from costreport.model.allocation_json import from_json
 from costreport.model.errors import InvalidParameter, SourceUnavailable
+from costreport.model.query import AssetQuery
+from costreport.model.window import parse_window
 from costreport.sources.arrow_pool import configure_arrow_pool
-from costreport.sources.service import query_allocations
+from costreport.sources.service import query_allocations, query_assets
 
 HOURS_PER_MONTH = 730.0
 VERBS = {
@@ -44,7 +46,7 @@ VERBS = {
     "deployment": ("namespace", "deployment"),
     "controller": ("namespace", "controller"),
     "pod": ("namespace", "pod"),
-    "node": ("node",),
+    "node": (),  # node assets: each node's own cost (see node_params)
     "label": (),
 }
 
@@ -79,6 +81,56 @@ def build_plugin_parser() -> argparse.ArgumentParser:
     add_kube_arguments(parser)
     add_source_arguments(parser)
     return parser
+
+
+NODE_FILTER = 'assetType:"node"'
+
+
+def node_params(args: argparse.Namespace) -> dict[str, str]:
+    """The asset query behind the `node` verb (kubectl-cost's: each node's own cost)."""
+    if args.namespace and not args.all_namespaces:
+        raise InvalidParameter(
+            "namespace", args.namespace, "no namespace with the node verb (nodes are cluster-wide)"
+        )
+    return {"window": args.window, "accumulate": "true", "filter": NODE_FILTER}
+
+
+def nodes_as_rows(assets: Any) -> list[dict[str, Any]]:
+    """Node assets (an `/assets` answer's `data`) as one set of rows named by node.
+
+    CPU and RAM at their discounted price, GPU, and the reconciliation `adjustment` spread
+    over the three by cost, so the columns add up to each node's `totalCost`."""
+    if isinstance(assets, list):
+        assets = assets[0] if assets else {}
+    if not isinstance(assets, dict):
+        raise SourceUnavailable("unreadable assets answer: data is not an object")
+    nodes = [a for a in assets.values() if isinstance(a, dict) and a.get("type") == "Node"]
+    clusters = {str((a.get("properties") or {}).get("cluster", "")) for a in nodes}
+    rows: dict[str, Any] = {}
+    for a in nodes:
+        properties = a.get("properties") or {}
+        name = str(properties.get("name", ""))
+        if len(clusters) > 1:
+            name = f"{properties.get('cluster', '')}/{name}"
+        kept = 1.0 - float(a.get("discount") or 0.0)
+        parts = {
+            "cpuCost": float(a.get("cpuCost") or 0.0) * kept,
+            "ramCost": float(a.get("ramCost") or 0.0) * kept,
+            "gpuCost": float(a.get("gpuCost") or 0.0),
+        }
+        base = sum(parts.values())
+        adjustment = float(a.get("adjustment") or 0.0)
+        row: dict[str, Any] = {
+            "window": a.get("window"),
+            "start": a.get("start"),
+            "end": a.get("end"),
+            "totalCost": float(a.get("totalCost") or 0.0),
+            **parts,
+        }
+        for field, value in parts.items():
+            row[field + "Adjustment"] = adjustment * value / base if base else 0.0
+        rows[name] = row
+    return [rows]
 
 
 def params_for(args: argparse.Namespace) -> dict[str, str]:
@@ -133,8 +185,14 @@ def render(result: AllocationSetRange, args: argparse.Namespace, now: float, tty
     currency = str(result.meta.get("currency", "USD"))
     hours = hours_of(result, now)
     factor = 1.0 if args.historical else (HOURS_PER_MONTH / hours if hours > 0 else 0.0)
-    shown = [c for c in COLUMNS if args.show_all_resources or getattr(args, c[2])]
-    efficiency = args.show_efficiency or args.show_all_resources
+    nodes = args.verb == "node"
+    node_columns = ("CPU", "RAM", "GPU")
+    shown = [
+        c
+        for c in COLUMNS
+        if (args.show_all_resources or getattr(args, c[2])) and (not nodes or c[0] in node_columns)
+    ]
+    efficiency = (args.show_efficiency or args.show_all_resources) and not nodes
     header_names = [label for label, _, _ in shown]
     total_label = "COST" if args.historical else "MONTHLY RATE"
     rows: list[dict[str, Any]] = []
@@ -186,10 +244,32 @@ def render(result: AllocationSetRange, args: argparse.Namespace, now: float, tty
     return "\n".join([*body, window_text])
 
 
+async def _nodes(args: argparse.Namespace, now: datetime) -> AllocationSetRange:
+    """The `node` verb's answer: node assets (locally or `--api`) as rows."""
+    params = node_params(args)
+    window = parse_window(args.window, now=now, utc_offset=args.utc_offset)
+    if args.api:
+        body = await get_json(args.api, "/assets", params, bearer_for(args))
+        raw = body.get("data") if isinstance(body, dict) else None
+        meta = body.get("meta") if isinstance(body, dict) else None
+    else:
+        source = build_source(args)
+        try:
+            query = AssetQuery(window=window, accumulate="all", filter=NODE_FILTER)
+            sets = await query_assets(source, query)
+        finally:
+            await close_source(source)
+        raw, meta = (sets[0].to_json(), sets[0].meta) if sets else ({}, {})
+    currency = (meta or {}).get("currency", "USD") if isinstance(meta, dict) else "USD"
+    return from_json(nodes_as_rows(raw), {"window": window.to_json(), "currency": currency})
+
+
 async def run(args: argparse.Namespace) -> str:
     """Query (locally or `--api`) and render."""
-    params = params_for(args)
     now = datetime.now(tz=UTC)
+    if args.verb == "node":
+        return render(await _nodes(args, now), args, now.timestamp(), sys.stdout.isatty())
+    params = params_for(args)
     parse_allocation_query(params, now=now)  # local validation: the same 400 text
     if args.api:
         computed = await remote_allocations(args.api, params, bearer_for(args))

@@ -396,7 +396,7 @@ def compute_assets(
         ]
         for i, w in enumerate(sets)
     ]
-    meta = {"costBasis": basis.declaration, "warnings": basis.warnings}
+    meta = {"costBasis": basis.declaration, "warnings": basis.warnings, "currency": data.currency}
     result = []
     for group in accumulation_groups(sets, accumulate):
         group_window = Window(sets[group[0]].start, sets[group[-1]].end)

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from costreport.engine.params import parse_allocation_query
+from costreport.model.cluster import GIB
 from costreport.model.query import AssetQuery
 from costreport.model.window import parse_window
-from costreport.model.cluster import GIB
 from costreport.sources.billing.reconcile import ReconcilingSource
 from costreport.sources.billing.sample_bill import MISSING_NODE, write_sample_bill
 from costreport.sources.billing.store import BillingStore
