@@ -90,6 +90,13 @@ def rewrite(obj: Any, fn: Any) -> Any:
     return obj
 
 
+def status_response(code: int, reason: str, message: str) -> web.Response:
+    """A failure as kube-apiserver writes it (a `Status` object)."""
+    body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason,
+            "code": code, "message": message}  # fmt: skip
+    return web.json_response(body, status=code)
+
+
 def upstream_path(path: str) -> str | None:
     m = re.match(r"^/api/v1/namespaces(/[^/]+)?(/status|/finalize)?$", path)
     if m:
@@ -285,50 +292,21 @@ class Proxy:
         if auth.startswith("Bearer "):
             who = self.token_user(auth[7:])
             if who is None:
-                return web.json_response(
-                    {
-                        "kind": "Status",
-                        "apiVersion": "v1",
-                        "status": "Failure",
-                        "reason": "Unauthorized",
-                        "code": 401,
-                        "message": "Unauthorized",
-                    },
-                    status=401,
-                )
+                return status_response(401, "Unauthorized", "Unauthorized")
             user, groups = who
             if not await self.check(user, groups, request.method, path, request.query):
-                return web.json_response(
-                    {
-                        "kind": "Status",
-                        "apiVersion": "v1",
-                        "status": "Failure",
-                        "reason": "Forbidden",
-                        "code": 403,
-                        "message": f'forbidden: User "{user}" cannot {request.method} {path}',
-                    },
-                    status=403,
-                )
+                message = f'forbidden: User "{user}" cannot {request.method} {path}'
+                return status_response(403, "Forbidden", message)
         forward = re.match(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/portforward$", path)
         if forward:  # the kubelet's part: this host's ports are every pod's ports
             status, found = await self.up(
                 "GET", f"/apis/{EMU['']}/v1/namespaces/{forward[1]}/pods/{forward[2]}"
             )
             if status != 200:
-                return web.json_response(
-                    {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                     "reason": "NotFound", "code": 404,
-                     "message": f'pods "{forward[2]}" not found'},
-                    status=404,
-                )  # fmt: skip
+                return status_response(404, "NotFound", f'pods "{forward[2]}" not found')
             if os.environ.get("HARNESS_NO_KUBELET"):  # as a cluster whose pod has no node
                 node = ((found or {}).get("spec") or {}).get("nodeName", "")
-                return web.json_response(
-                    {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                     "reason": "NotFound", "code": 404,
-                     "message": f'nodes "{node}" not found'},
-                    status=404,
-                )  # fmt: skip
+                return status_response(404, "NotFound", f'nodes "{node}" not found')
             if kubelet.is_spdy_upgrade(request.headers):
                 return await kubelet.spdy(request, self.spdy_dictionary)
             return await kubelet.websocket(request)
