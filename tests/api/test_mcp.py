@@ -64,6 +64,32 @@ async def test_every_tool_over_http() -> None:
         await server.close()
 
 
+async def test_a_tool_failure_says_why() -> None:
+    server = TestServer(create_app(TinySource(), ApiSettings(), with_mcp=True))
+    await server.start_server()
+    try:
+        async with Client(f"http://127.0.0.1:{server.port}/mcp") as client:
+            bad = await client.call_tool("allocation_costs", {"window": "forever"})
+    finally:
+        await server.close()
+    assert bad.is_error
+    assert text(bad).startswith(
+        "Error executing tool allocation_costs: the API answered 400: invalid 'window' "
+        "parameter: 'forever'; accepted: "
+    )
+
+
+async def test_an_unreachable_api_is_a_tool_error_not_a_crash() -> None:
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from costreport.api.mcp import http_backend
+
+    get = http_backend("http://127.0.0.1:9", None)  # nothing listens on the discard port
+    with pytest.raises(ToolError) as refused:
+        await get("/allocation", {"window": "1d"})
+    assert str(refused.value).startswith("the costreport API did not answer: Cannot connect")
+
+
 async def test_http_is_scoped_by_the_callers_token() -> None:
     fake = FakeKubeApi()
     kube_server = TestServer(fake.app)

@@ -27,23 +27,35 @@ TIMEOUT = aiohttp.ClientTimeout(total=120)
 
 
 def http_backend(base: str, authorization: str | None) -> Backend:
-    """GET the API at `base` with the caller's `Authorization` header; errors as text."""
+    """GET the API at `base` with the caller's `Authorization` header.
+
+    What goes wrong is a `ToolError`, the SDK's deliberate tool failure, so the model reads the
+    API's own message (`the API answered 400: invalid 'window' parameter: …`) instead of the
+    SDK's generic "Error executing tool", and nothing is logged as a crash."""
+    from mcp.server.mcpserver.exceptions import ToolError
 
     async def get(path: str, params: Mapping[str, str]) -> Any:
         headers = {"Authorization": authorization} if authorization else {}
-        async with (
-            aiohttp.ClientSession(timeout=TIMEOUT) as session,
-            session.get(
-                base.rstrip("/") + path, params=dict(params), headers=headers, ssl=False
-            ) as response,
-        ):
-            body = orjson.loads(await response.read())
-            if response.status >= 400:
-                message = body.get("message") if isinstance(body, dict) else str(body)[:300]
-                raise InvalidParameter(
-                    "tool", path, f"the API answered {response.status}: {message}"
-                )
-            return body
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=TIMEOUT) as session,
+                session.get(
+                    base.rstrip("/") + path, params=dict(params), headers=headers, ssl=False
+                ) as response,
+            ):
+                raw = await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as error:
+            reason = str(error) or type(error).__name__
+            raise ToolError(f"the costreport API did not answer: {reason}") from None
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = raw.decode("utf-8", "replace")
+        if status >= 400:
+            message = body.get("message") if isinstance(body, dict) else str(body)[:300]
+            raise ToolError(f"the API answered {status}: {message}")
+        return body
 
     return get
 

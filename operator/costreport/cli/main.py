@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -177,6 +178,12 @@ async def run_mcp(args: argparse.Namespace) -> None:
     from costreport.cli.options import build_cloud_costs
 
     server = build_mcp()
+    # Our structured lines on stderr (stdout is the protocol), in place of the SDK's own
+    # handler; the HTTP client's one line per request (kr8s' port-forward) only if it fails.
+    from costreport.logs import configure_logging
+
+    configure_logging(getattr(args, "log_format", None) or "auto")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     runner = None
     if getattr(args, "api", None):
         bearer = bearer_for(args)
