@@ -250,6 +250,20 @@ async def test_a_refused_port_forward_says_why_at_once(cluster: Any, tmp_path: P
     assert fake.forwards == [("cr-costreport-1", API_PORT)] * 2
 
 
+async def test_no_kubeconfig_at_all_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config there
+    with pytest.raises(InvalidParameter) as none:
+        await kube(query("--kube"))
+    assert none.value.message == (
+        "invalid 'kubeconfig' parameter: ''; accepted: --kubeconfig FILE or env KUBECONFIG: "
+        f"neither is set and {tmp_path}/.kube/config does not exist (an MCP client gives a "
+        "server only the environment it is configured with)"
+    )
+
+
 def test_choosing_the_target() -> None:
     pods = {"finops/cr-costreport": [pod("b", True), pod("a", True), pod("c", False)]}
     assert choose([service()], pods, "tok", None) == KubeTarget(

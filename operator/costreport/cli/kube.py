@@ -15,11 +15,13 @@ port-forward listener (`--loopback-port`), whose answers are the admin view that
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from costreport.model.errors import InvalidParameter, SourceUnavailable
@@ -203,6 +205,15 @@ async def forwarded(
     from kr8s.asyncio.objects import Pod, Service
     from kr8s.asyncio.portforward import PortForward
 
+    if not kubeconfig and not os.environ.get("KUBECONFIG"):
+        default = Path.home() / ".kube" / "config"
+        if not default.exists():
+            raise InvalidParameter(
+                "kubeconfig",
+                "",
+                f"--kubeconfig FILE or env KUBECONFIG: neither is set and {default} does not "
+                "exist (an MCP client gives a server only the environment it is configured with)",
+            )
     stack = AsyncExitStack()
     try:
         api = await kr8s.asyncio.api(kubeconfig=kubeconfig, context=context)
