@@ -134,10 +134,14 @@ def query(*extra: str) -> list[str]:
 def token_kubeconfig(connection: Any, token: str, path: Path) -> str:
     """The cluster of the e2e kubeconfig with a bearer-token user."""
     cluster: dict[str, Any] = {"server": connection.server}
-    if connection.ca_data:
-        cluster["certificate-authority-data"] = base64.b64encode(connection.ca_data).decode()
+    if connection.ca_data:  # kopf keeps the kubeconfig's own text: base64, or PEM
+        data = connection.ca_data
+        pem = data.encode() if isinstance(data, str) else data
+        if not pem.startswith(b"-----BEGIN "):
+            pem = base64.b64decode(pem)
+        cluster["certificate-authority-data"] = base64.b64encode(pem).decode()
     elif connection.ca_path:
-        cluster["certificate-authority"] = connection.ca_path
+        cluster["certificate-authority"] = os.fsdecode(connection.ca_path)
     if connection.insecure:
         cluster["insecure-skip-tls-verify"] = True
     path.write_text(yaml.safe_dump({
