@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start etcd, the apiextensions-apiserver built by build.sh and core_proxy.py; print a KUBECONFIG.
+# Start etcd, the apiextensions-apiserver built by build.sh and core_proxy.py; print a KUBECONFIG
+# (plain http; $OUT/run/kubeconfig-tls reaches the same through TLS with certificate-authority-data).
 #   OUT=/tmp/k8s ./start.sh && KUBECONFIG=$OUT/run/kubeconfig .venv/bin/pytest e2e
 set -euo pipefail
 OUT=${OUT:-/tmp/k8s}
@@ -29,6 +30,29 @@ AIOHTTP_NO_EXTENSIONS=1 \
   HARNESS_SPDY_DICTIONARY=$OUT/root/usr/share/gocode/src/github.com/moby/spdystream/spdy/dictionary.go \
   HARNESS_CERT=$R/admin.crt HARNESS_KEY=$R/admin.key nohup "$PY" "$HERE/core_proxy.py" >proxy.log 2>&1 &
 for _ in $(seq 60); do grep -q "proxy up" proxy.log 2>/dev/null && break; sleep 1; done
+if [ ! -f tls.crt ]; then  # a server certificate for 127.0.0.1 from the harness CA
+  printf '[req]\ndistinguished_name=dn\n[dn]\n[ext]\nsubjectAltName=IP:127.0.0.1\n' >san.cnf
+  openssl req -newkey rsa:2048 -nodes -keyout tls.key -out tls.csr -subj "/CN=127.0.0.1" \
+    -config san.cnf 2>/dev/null
+  openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out tls.crt -days 3650 \
+    -extfile san.cnf -extensions ext 2>/dev/null
+fi
+HARNESS_TLS_CERT=$R/tls.crt HARNESS_TLS_KEY=$R/tls.key nohup "$PY" "$HERE/tls_relay.py" >tls.log 2>&1 &
+for _ in $(seq 30); do grep -q "tls relay up" tls.log 2>/dev/null && break; sleep 1; done
+cat >kubeconfig-tls <<CONF
+apiVersion: v1
+kind: Config
+clusters:
+- name: harness
+  cluster: {server: "https://127.0.0.1:27444", certificate-authority-data: "$(base64 -w0 ca.crt)"}
+users:
+- name: admin
+  user: {}
+contexts:
+- name: harness
+  context: {cluster: harness, user: admin}
+current-context: harness
+CONF
 cat >kubeconfig <<CONF
 apiVersion: v1
 kind: Config
