@@ -39,12 +39,14 @@ if [ ! -f tls.crt ]; then  # a server certificate for 127.0.0.1 from the harness
 fi
 HARNESS_TLS_CERT=$R/tls.crt HARNESS_TLS_KEY=$R/tls.key nohup "$PY" "$HERE/tls_relay.py" >tls.log 2>&1 &
 for _ in $(seq 30); do grep -q "tls relay up" tls.log 2>/dev/null && break; sleep 1; done
-cat >kubeconfig-tls <<CONF
+# kubeconfig FILE CLUSTER: the admin user (the proxy lets it through) on that cluster entry
+kubeconfig() {
+  cat >"$1" <<CONF
 apiVersion: v1
 kind: Config
 clusters:
 - name: harness
-  cluster: {server: "https://127.0.0.1:27444", certificate-authority-data: "$(base64 -w0 ca.crt)"}
+  cluster: $2
 users:
 - name: admin
   user: {}
@@ -53,18 +55,8 @@ contexts:
   context: {cluster: harness, user: admin}
 current-context: harness
 CONF
-cat >kubeconfig <<CONF
-apiVersion: v1
-kind: Config
-clusters:
-- name: harness
-  cluster: {server: "http://127.0.0.1:27443"}
-users:
-- name: admin
-  user: {}
-contexts:
-- name: harness
-  context: {cluster: harness, user: admin}
-current-context: harness
-CONF
+}
+kubeconfig kubeconfig '{server: "http://127.0.0.1:27443"}'
+kubeconfig kubeconfig-tls \
+  "{server: \"https://127.0.0.1:27444\", certificate-authority-data: \"$(base64 -w0 ca.crt)\"}"
 echo "$R/kubeconfig"
