@@ -7,6 +7,7 @@ import pytest
 from costreport.engine.filters import parse_filter
 from costreport.engine.legacy_filters import (
     LEGACY_ASSET_FILTERS,
+    asset_filter_params,
     legacy_filter,
     with_legacy_filters,
 )
@@ -74,7 +75,7 @@ def test_what_cannot_be_translated_is_refused(params: dict[str, str], message: s
     ],
 )  # fmt: skip
 def test_asset_translation(params: dict[str, str], expected: str) -> None:
-    assert legacy_filter(params, LEGACY_ASSET_FILTERS) == expected
+    assert legacy_filter(asset_filter_params(params), LEGACY_ASSET_FILTERS) == expected
     parse_filter(expected, kind="asset")
     record = {"assetType": "node", "cluster": "c1", "category": "Compute", "providerID": "i-12",
               "labels": {"pool": "gpu"}}  # fmt: skip
@@ -85,9 +86,9 @@ def test_asset_translation(params: dict[str, str], expected: str) -> None:
 
 def test_regions_are_refused_for_assets() -> None:
     with pytest.raises(InvalidParameter) as refused:
-        legacy_filter({"filterRegions": "us-east-1"}, LEGACY_ASSET_FILTERS)
+        asset_filter_params({"filterRegions": "us-east-1"})
     assert refused.value.message == (
         "invalid 'filterRegions' parameter: 'us-east-1'; accepted: the v2 filter on the nodes' "
         'region label instead, e.g. filter=label[region]:"us-east-1"'
     )
-    assert legacy_filter({"filterRegions": ""}, LEGACY_ASSET_FILTERS) == ""
+    assert legacy_filter(asset_filter_params({"filterRegions": ""}), LEGACY_ASSET_FILTERS) == ""

@@ -25,7 +25,11 @@ from costreport.api.settings import SETTINGS_KEY, SOURCE_KEY
 from costreport.engine.assets import parse_asset_aggregate
 from costreport.engine.export import asset_csv
 from costreport.engine.filters import parse_filter
-from costreport.engine.legacy_filters import LEGACY_ASSET_FILTERS, with_legacy_filters
+from costreport.engine.legacy_filters import (
+    LEGACY_ASSET_FILTERS,
+    asset_filter_params,
+    with_legacy_filters,
+)
 from costreport.engine.params import check_limits, parse_cost_basis
 from costreport.model.asset import AssetSet
 from costreport.model.query import AssetQuery
@@ -48,7 +52,7 @@ async def handle_assets(request: web.Request) -> web.Response:
     params = request_params(request)
     fmt = response_format(params)
     window = window_param(params, request)
-    filter_text = with_legacy_filters(params, LEGACY_ASSET_FILTERS)
+    filter_text = with_legacy_filters(asset_filter_params(params), LEGACY_ASSET_FILTERS)
     parse_filter(filter_text, kind="asset")
     # Kubecost's form of the request (its pre-v2 filter parameters, as kubectl-cost's `node`
     # sends) gets Kubecost's form of the answer: always a list of sets.

@@ -48,10 +48,8 @@ LEGACY_ASSET_FILTERS = {
     "filterTypes": "assetType",
     "filterLabels": "label",
 }
-"""The pre-v2 asset filter parameters (Kubecost's; kubectl-cost's `node` sends `filterTypes`).
-
-Values of `filterTypes` are lower-cased, as v1 did (`Node` and `node` both select nodes).
-`filterRegions` (v1: a node label) has no exact equivalent here and is refused."""
+"""The pre-v2 asset filter parameters (Kubecost's; kubectl-cost's `node` sends `filterTypes`);
+read through `asset_filter_params` first."""
 
 MAX_VALUES = 100
 """Values one legacy parameter may list (the v2 filter has its own limits on top)."""
@@ -84,20 +82,27 @@ def _one(parameter: str, field: str, value: str) -> str:
     return _comparison(parameter, field, value)
 
 
-def legacy_filter(params: Mapping[str, str], table: Mapping[str, str] = LEGACY_FILTERS) -> str:
-    """The v2 filter equivalent to the request's legacy parameters ("" when it has none)."""
-    if table is LEGACY_ASSET_FILTERS and (params.get("filterRegions") or "").strip():
+def asset_filter_params(params: Mapping[str, str]) -> Mapping[str, str]:
+    """An asset request's parameters as `LEGACY_ASSET_FILTERS` reads them: `filterTypes`
+    lower-cased, as v1 did (`Node` and `node` both select nodes); `filterRegions` (v1: a node
+    label) has no exact equivalent here and is refused."""
+    if (params.get("filterRegions") or "").strip():
         raise InvalidParameter(
             "filterRegions",
             params["filterRegions"],
             "the v2 filter on the nodes' region label instead, "
             'e.g. filter=label[region]:"us-east-1"',
         )
+    if "filterTypes" in params:
+        return {**params, "filterTypes": params["filterTypes"].lower()}
+    return params
+
+
+def legacy_filter(params: Mapping[str, str], table: Mapping[str, str] = LEGACY_FILTERS) -> str:
+    """The v2 filter equivalent to the request's legacy parameters ("" when it has none)."""
     groups = []
     for parameter, field in table.items():
         values = [v.strip() for v in (params.get(parameter) or "").split(",") if v.strip()]
-        if parameter == "filterTypes":
-            values = [v.lower() for v in values]
         if len(values) > MAX_VALUES:
             raise InvalidParameter(
                 parameter, params[parameter], f"at most {MAX_VALUES} comma-separated values"
