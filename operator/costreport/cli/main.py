@@ -95,10 +95,9 @@ async def run_assets(args: argparse.Namespace) -> str:
     )
     check_limits(query, {"window": args.window, "step": args.step or ""}, QueryLimits())
     if getattr(args, "api", None):
-        basis = "" if args.cost_basis in (None, "auto") else args.cost_basis
         params = {"window": args.window, "aggregate": args.aggregate or "", "step": args.step or "",
                   "accumulate": args.accumulate or "", "filter": args.filter or "",
-                  "costBasis": basis}  # fmt: skip
+                  "costBasis": args.cost_basis or ""}  # fmt: skip
         body = await get_json(
             args.api, "/assets", {k: v for k, v in params.items() if v}, bearer_for(args)
         )

@@ -260,7 +260,7 @@ async def _nodes(args: argparse.Namespace, now: datetime) -> AllocationSetRange:
         finally:
             await close_source(source)
         raw, meta = (sets[0].to_json(), sets[0].meta) if sets else ({}, {})
-    currency = (meta or {}).get("currency", "USD") if isinstance(meta, dict) else "USD"
+    currency = meta.get("currency", "USD") if isinstance(meta, dict) else "USD"
     return from_json(nodes_as_rows(raw), {"window": window.to_json(), "currency": currency})
 
 

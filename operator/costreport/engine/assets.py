@@ -130,11 +130,15 @@ def assets_for_set(
     `TotalCost()` adds the adjustment)."""
     a0, a1 = window.start_ts, min(window.end_ts, now)
 
-    def adjustment(kind: str, index: int, listed: float) -> float:
-        if factors is None:
-            return 0.0
-        table = {"node": factors.node, "volume": factors.volume, "balancer": factors.balancer}
-        return listed * (float(table[kind][set_index, index]) - 1.0)
+    rows = (
+        (factors.node[set_index], factors.volume[set_index], factors.balancer[set_index])
+        if factors is not None
+        else (None, None, None)
+    )
+    node_factors, volume_factors, balancer_factors = rows
+
+    def adjustment(row: np.ndarray | None, index: int, listed: float) -> float:
+        return 0.0 if row is None else listed * (float(row[index]) - 1.0)
 
     out: list[Asset] = []
     cpu_used, ram_used = usage
@@ -155,7 +159,7 @@ def assets_for_set(
         base = cpu_cost + ram_cost
         overhead_cost = (cpu_overhead * cpu_cost + ram_overhead * ram_cost) / base if base else 0.0
         total = base * (1 - n.discount) + gpu_cost
-        node_adjustment = adjustment("node", i, total)
+        node_adjustment = adjustment(node_factors, i, total)
         total += node_adjustment
         fields: dict[str, Any] = {"nodeType": n.instance_type}
         fields.update(
@@ -199,7 +203,7 @@ def assets_for_set(
             continue
         hours = (end - start) / 3600.0
         listed = pv.price_gib_hour * pv.bytes / GIB * hours
-        disk_adjustment = adjustment("volume", v, listed)
+        disk_adjustment = adjustment(volume_factors, v, listed)
         out.append(
             Asset(
                 "Disk",
@@ -230,7 +234,7 @@ def assets_for_set(
             continue
         name = f"{lb.namespace}/{lb.service}"
         listed = lb.price_hour * (end - start) / 3600.0
-        lb_adjustment = adjustment("balancer", b, listed)
+        lb_adjustment = adjustment(balancer_factors, b, listed)
         out.append(
             Asset(
                 "LoadBalancer",
