@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -61,6 +62,13 @@ async def kube(connection: Any) -> AsyncIterator[KubeClient]:
     client = KubeClient.from_connection(connection)
     yield client
     await client.close()
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def documents(path: Path) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ one allowed to read namespace team-a's allocations, one allowed nothing."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -12,13 +11,7 @@ import urllib.request
 from typing import Any
 
 from costreport.sources.kubernetes import KubeClient
-from e2e.conftest import BIN, apply
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from e2e.conftest import BIN, apply, free_port
 
 
 async def token_for(kube: KubeClient, namespace: str, name: str) -> str:
@@ -99,7 +92,7 @@ async def test_tokens_of_two_service_accounts(kube: KubeClient, connection: Any)
     )
     reader = await token_for(kube, "team-a", "reader")
     stranger = await token_for(kube, "e2e-other", "stranger")
-    port = _port()
+    port = free_port()
     process = subprocess.Popen(
         [str(BIN), "serve", "--auth", "kubernetes", "--port", str(port), "--cluster-id", "e2e"],
         env={**os.environ},

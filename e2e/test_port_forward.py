@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ import pytest
 import yaml
 
 from costreport.sources.kubernetes import KubeClient
-from e2e.conftest import BIN, apply, namespace_for_pods
+from e2e.conftest import BIN, apply, free_port, namespace_for_pods
 from e2e.test_api_auth import token_for, wait_healthy
 
 NAMESPACE = "costreport-forward"
@@ -37,16 +36,10 @@ LABELS = {"app.kubernetes.io/name": "costreport", "app.kubernetes.io/instance": 
 WINDOW = "yesterday"  # closed, so two answers a few seconds apart are the same
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def stand_in(connection: Any) -> Iterator[tuple[int, int]]:
     """(API port, port-forward listener port) of a `costreport serve` standing in for the pod."""
-    api, loopback = _port(), _port()
+    api, loopback = free_port(), free_port()
     command = [str(BIN), "serve", "--auth", "kubernetes", "--port", str(api),
                "--loopback-port", str(loopback), "--cluster-id", "e2e"]  # fmt: skip
     process = subprocess.Popen(command, env={**os.environ})
@@ -102,7 +95,7 @@ async def skip_unless_forwarding(loopback: int) -> None:
         pod = await Pod.get(POD, namespace=NAMESPACE, api=api)
         await check_forward(api, pod, loopback)  # the API server's own reason, at once
         async with (
-            PortForward(pod, loopback, local_port=_port()) as local,
+            PortForward(pod, loopback, local_port=free_port()) as local,
             httpx.AsyncClient(timeout=10) as client,
         ):
             answer = await client.get(f"http://127.0.0.1:{local}/healthz")

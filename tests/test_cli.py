@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from costreport.cli import main
+from tests.ports import free_port
 
 BIN = Path(sys.executable).parent / "costreport"
 
@@ -43,14 +44,8 @@ def test_csv_and_json_formats(capsys: pytest.CaptureFixture[str]) -> None:
     assert '"Node"' in capsys.readouterr().out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_demo_serves_its_curl_examples_and_stops_on_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(BIN), "demo", "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -189,7 +184,7 @@ def test_a_closed_pipe_is_not_a_traceback() -> None:
 
 def test_a_down_prometheus_is_exit_3_without_unclosed_session_warnings() -> None:
     argv = [str(BIN), "query", "--window", "1h", "--source", "prometheus"]
-    argv += ["--prometheus-url", f"http://127.0.0.1:{_free_port()}", "--prometheus-timeout", "2"]
+    argv += ["--prometheus-url", f"http://127.0.0.1:{free_port()}", "--prometheus-timeout", "2"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert done.returncode == 3
     assert done.stderr.startswith("costreport: source unavailable: prometheus unavailable")
@@ -278,7 +273,7 @@ def test_an_open_window_header_says_where_the_data_stops(
 
 
 def test_serve_logs_one_line_per_request() -> None:
-    port = _free_port()
+    port = free_port()
     argv = [str(BIN), "serve", "--port", str(port), "--log-format", "text"]
     process = subprocess.Popen(argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:

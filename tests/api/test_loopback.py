@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from costreport.api.app import loopback_middleware
+from tests.ports import free_port
 
 
 async def test_a_peer_that_is_not_loopback_is_refused() -> None:
@@ -35,16 +36,8 @@ async def test_a_peer_that_is_not_loopback_is_refused() -> None:
         assert response.status == status, peer
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_answers_on_both_listeners(tmp_path: Path) -> None:
-    port, loopback = _free_port(), _free_port()
+    port, loopback = free_port(), free_port()
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "costreport"),

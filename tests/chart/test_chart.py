@@ -225,16 +225,15 @@ def test_notes_print_a_usable_report_and_no_placeholder() -> None:
 
 def test_the_images_default_command_starts() -> None:
     import json
-    import socket
     import sys
     import time
     import urllib.request
 
+    from tests.ports import free_port
+
     line = next(x for x in (ROOT / "Dockerfile").read_text().splitlines() if x.startswith("CMD "))
     argv = json.loads(line.removeprefix("CMD "))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     argv[argv.index("--port") + 1] = str(port)
     process = subprocess.Popen([str(Path(sys.executable).parent / "costreport"), *argv])
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import urllib.request
 from collections.abc import AsyncIterator
@@ -23,17 +22,12 @@ from aiohttp.test_utils import TestServer
 from costreport.api.app import ApiSettings, create_app
 from tests.api.conftest import TINY_DAY, TinySource
 from tests.chart.test_chart import CHART, HELM, ROOT, needs_helm
+from tests.ports import free_port
 
 NGINX = ROOT / ".venv" / "nginx" / "usr" / "sbin" / "nginx"
 needs_nginx = pytest.mark.skipif(
     not NGINX.exists(), reason="Debian's nginx not unpacked: run scripts/install-nginx.sh"
 )
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def site(listener: int, ui: int) -> str:
@@ -51,7 +45,7 @@ def site(listener: int, ui: int) -> str:
 async def listener() -> AsyncIterator[int]:
     """A port-forward listener (loopback only, no token) on the tiny cluster."""
     app = create_app(TinySource(), ApiSettings(), None, None, loopback_only=True)
-    server = TestServer(app, host="127.0.0.1", port=_port())
+    server = TestServer(app, host="127.0.0.1", port=free_port())
     await server.start_server()
     yield int(server.port or 0)
     await server.close()
@@ -67,7 +61,7 @@ def get(url: str) -> tuple[int, str, bytes]:
 async def test_the_site_serves_the_ui_and_proxies_model_to_the_listener(
     listener: int, tmp_path: Path
 ) -> None:
-    ui = _port()
+    ui = free_port()
     conf = site(listener, ui)
     www = tmp_path / "www"
     www.mkdir()

@@ -13,13 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
+
 MOTO = Path(sys.executable).parent / "moto_server"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +23,7 @@ def s3_endpoint() -> Iterator[str]:
     """moto's standalone S3 server, started by the test suite; its credentials in the env."""
     if not MOTO.exists():
         pytest.skip(f"moto_server not found at {MOTO}: pip install 'moto[server]' (make test does)")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(MOTO), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

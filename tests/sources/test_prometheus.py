@@ -261,7 +261,7 @@ async def test_clusters_stay_separate(source: PrometheusSource) -> None:
 
 
 async def test_a_down_prometheus_is_a_source_error() -> None:
-    from tests.sources.prom_server import free_port
+    from tests.ports import free_port
 
     down = PrometheusSource(
         PrometheusConfig(f"http://127.0.0.1:{free_port()}", retries=1, timeout_seconds=2)
