@@ -55,7 +55,8 @@ def is_spdy_upgrade(headers: Any) -> bool:
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     """Forward each `?ports=` port over `v4.channel.k8s.io` (channel 2i data, 2i+1 errors)."""
-    ports = [int(p) for p in request.query.getall("ports", []) for p in p.split(",") if p]
+    asked = request.query.getall("ports", [])  # ?ports=1,2 or ?ports=1&ports=2
+    ports = [int(port) for value in asked for port in value.split(",") if port]
     ws = web.WebSocketResponse(protocols=("v4.channel.k8s.io",))
     await ws.prepare(request)
     writers: dict[int, asyncio.StreamWriter] = {}
